@@ -1,0 +1,43 @@
+"""Domain errors. Core raises these; handler/errors.py maps each kind to one HTTP status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error core raises on purpose; `detail` is safe to show to the caller."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(DomainError):
+    """A well-formed id that names nothing in the caller's tenant (HTTP 404)."""
+
+
+class BadRequestError(DomainError):
+    """Well-formed input that the current state or a domain rule forbids (HTTP 400)."""
+
+
+class InvalidInputError(DomainError):
+    """A value that passed the schema but breaks a rule only core knows (HTTP 422).
+
+    `loc` names the offending field the way FastAPI's own validation errors do, so clients
+    see one error shape for every 422.
+    """
+
+    def __init__(self, detail: str, loc: tuple[str | int, ...] = ("body",)) -> None:
+        super().__init__(detail)
+        self.loc = loc
+
+
+class ConflictError(DomainError):
+    """The resource is busy or was changed by someone else meanwhile (HTTP 409)."""
+
+
+class ConcurrentModificationError(ConflictError):
+    """An optimistic write lost a race; use-cases retry these before giving up as a 409."""
+
+
+class UnauthorizedError(DomainError):
+    """Missing or unknown credentials (HTTP 401)."""

@@ -1,0 +1,49 @@
+"""Resource ids: `<prefix>-<uuid4>` in lowercase, as Letta and its SDK expect."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Final
+
+from pydantic import StringConstraints
+
+_UUID4: Final = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+AGENT: Final = "agent"
+BLOCK: Final = "block"
+GROUP: Final = "group"
+MESSAGE: Final = "message"
+RUN: Final = "run"
+STEP: Final = "step"
+
+
+def id_pattern(prefix: str) -> str:
+    """The anchored regular expression a well-formed id of this prefix matches."""
+    return rf"^{prefix}-{_UUID4}$"
+
+
+def id_length(prefix: str) -> int:
+    """Every id of one prefix has the same length (prefix, dash, 36-char uuid)."""
+    return len(prefix) + 37
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id; uuid4 keeps ids unguessable and free of ordering assumptions."""
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def is_valid(prefix: str, value: str) -> bool:
+    return re.fullmatch(id_pattern(prefix), value) is not None
+
+
+def _constraints(prefix: str) -> StringConstraints:
+    length = id_length(prefix)
+    return StringConstraints(pattern=id_pattern(prefix), min_length=length, max_length=length)
+
+
+AgentId = Annotated[str, _constraints(AGENT)]
+BlockId = Annotated[str, _constraints(BLOCK)]
+GroupId = Annotated[str, _constraints(GROUP)]
+MessageId = Annotated[str, _constraints(MESSAGE)]
+RunId = Annotated[str, _constraints(RUN)]

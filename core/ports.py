@@ -1,0 +1,65 @@
+"""The ports core talks to the world through. Infra implements them; tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from core.paging import PageRequest
+from core.records import Record
+
+R = TypeVar("R", bound=Record)
+
+
+@dataclass(frozen=True)
+class Put:
+    """Write a whole record. `expected_version=None` means it must not exist yet."""
+
+    record: Record
+    expected_version: int | None
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Remove a record, failing if it changed since it was read."""
+
+    kind: type[Record]
+    id: str
+    expected_version: int
+
+
+Change = Put | Delete
+
+
+class Store(Protocol):
+    """Tenant-scoped persistence of records.
+
+    `write` is all-or-nothing: if any record's version differs from what the change
+    expects, nothing is written and ConcurrentModificationError is raised.
+    """
+
+    def get(self, tenant: str, kind: type[R], record_id: str) -> R | None: ...
+
+    def get_many(self, tenant: str, kind: type[R], record_ids: Sequence[str]) -> dict[str, R]: ...
+
+    def list(
+        self,
+        tenant: str,
+        kind: type[R],
+        page: PageRequest,
+        where: Callable[[R], bool] | None = None,
+    ) -> list[R]: ...
+
+    def count(self, tenant: str, kind: type[Record]) -> int: ...
+
+    def write(self, tenant: str, changes: Sequence[Change]) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+MAX_CHANGES_PER_WRITE = 100
+"""DynamoDB's transaction limit; use-cases keep every atomic write under it."""

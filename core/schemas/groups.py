@@ -1,0 +1,142 @@
+"""Wire models of groups (Letta's GroupCreate, GroupUpdate with manager configs, Group)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.ids import AgentId, BlockId
+
+ManagerType = Literal["round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime"]
+DEFAULT_TERMINATION_TOKEN = "DONE!"
+
+Turns = Annotated[int, Field(ge=1)]
+Frequency = Annotated[int, Field(ge=0)]
+BufferLength = Annotated[int, Field(ge=0)]
+
+
+class RoundRobinManager(BaseModel):
+    manager_type: Literal["round_robin"] = "round_robin"
+    max_turns: Turns | None = None
+
+
+class SupervisorManager(BaseModel):
+    manager_type: Literal["supervisor"] = "supervisor"
+    manager_agent_id: AgentId
+
+
+class DynamicManager(BaseModel):
+    manager_type: Literal["dynamic"] = "dynamic"
+    manager_agent_id: AgentId
+    termination_token: str | None = DEFAULT_TERMINATION_TOKEN
+    max_turns: Turns | None = None
+
+
+class SleeptimeManager(BaseModel):
+    manager_type: Literal["sleeptime"] = "sleeptime"
+    manager_agent_id: AgentId
+    sleeptime_agent_frequency: Frequency | None = None
+
+
+class VoiceSleeptimeManager(BaseModel):
+    manager_type: Literal["voice_sleeptime"] = "voice_sleeptime"
+    manager_agent_id: AgentId
+    max_message_buffer_length: BufferLength | None = None
+    min_message_buffer_length: BufferLength | None = None
+
+
+ManagerConfig = Annotated[
+    RoundRobinManager
+    | SupervisorManager
+    | DynamicManager
+    | SleeptimeManager
+    | VoiceSleeptimeManager,
+    Field(discriminator="manager_type"),
+]
+
+
+class RoundRobinManagerUpdate(BaseModel):
+    manager_type: Literal["round_robin"] = "round_robin"
+    max_turns: Turns | None = None
+
+
+class SupervisorManagerUpdate(BaseModel):
+    manager_type: Literal["supervisor"] = "supervisor"
+    manager_agent_id: AgentId | None = None
+
+
+class DynamicManagerUpdate(BaseModel):
+    manager_type: Literal["dynamic"] = "dynamic"
+    manager_agent_id: AgentId | None = None
+    termination_token: str | None = None
+    max_turns: Turns | None = None
+
+
+class SleeptimeManagerUpdate(BaseModel):
+    manager_type: Literal["sleeptime"] = "sleeptime"
+    manager_agent_id: AgentId | None = None
+    sleeptime_agent_frequency: Frequency | None = None
+
+
+class VoiceSleeptimeManagerUpdate(BaseModel):
+    manager_type: Literal["voice_sleeptime"] = "voice_sleeptime"
+    manager_agent_id: AgentId | None = None
+    max_message_buffer_length: BufferLength | None = None
+    min_message_buffer_length: BufferLength | None = None
+
+
+ManagerConfigUpdate = Annotated[
+    RoundRobinManagerUpdate
+    | SupervisorManagerUpdate
+    | DynamicManagerUpdate
+    | SleeptimeManagerUpdate
+    | VoiceSleeptimeManagerUpdate,
+    Field(discriminator="manager_type"),
+]
+
+
+class GroupCreate(BaseModel):
+    """POST /v1/groups/."""
+
+    agent_ids: list[AgentId]
+    description: str
+    manager_config: ManagerConfig = Field(default_factory=RoundRobinManager)
+    project_id: str | None = None
+    shared_block_ids: list[BlockId] = Field(default_factory=list)
+    hidden: bool | None = None
+
+
+class GroupUpdate(BaseModel):
+    """PATCH /v1/groups/{id}: only fields the caller sent are applied, null included."""
+
+    agent_ids: list[AgentId] | None = None
+    description: str | None = None
+    manager_config: ManagerConfigUpdate | None = None
+    project_id: str | None = None
+    shared_block_ids: list[BlockId] | None = None
+
+
+class Group(BaseModel):
+    """A group as responses show it: the manager's fields flattened onto it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    manager_type: ManagerType
+    agent_ids: list[str]
+    description: str
+    project_id: str | None = None
+    template_id: str | None = None
+    base_template_id: str | None = None
+    deployment_id: str | None = None
+    shared_block_ids: list[str] = Field(default_factory=list)
+    manager_agent_id: str | None = None
+    termination_token: str | None = None
+    max_turns: int | None = None
+    sleeptime_agent_frequency: int | None = None
+    turns_counter: int | None = None
+    last_processed_message_id: str | None = None
+    max_message_buffer_length: int | None = None
+    min_message_buffer_length: int | None = None
+    hidden: bool | None = None

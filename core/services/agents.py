@@ -1,0 +1,311 @@
+"""Agent use-cases: create, read, list, modify, delete, and the groups an agent is in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core import ids
+from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.model_handles import llm_config_for
+from core.paging import PageRequest, paginate
+from core.ports import Clock, Store
+from core.prompts import default_agent_name, default_system_prompt
+from core.records import AgentRecord, BlockRecord, GroupRecord
+from core.schemas.agents import (
+    AgentEnvironmentVariable,
+    AgentFields,
+    AgentState,
+    CreateAgentRequest,
+    Memory,
+    Tool,
+    UpdateAgent,
+)
+from core.schemas.groups import Group
+from core.services.blocks import block_to_wire, new_block_record
+from core.services.groups import GroupFilter, group_to_wire
+from core.services.links import attach_blocks, detach_blocks
+from core.services.unit_of_work import UnitOfWork, remove_all, retry_on_conflict
+from core.tools.catalog import BASE_TOOLS_BY_AGENT_TYPE, BUILTIN_TOOLS, SUPPORTED_AGENT_TYPES
+
+_TOOLS_BY_ID = {tool.id: tool for tool in BUILTIN_TOOLS.values()}
+
+# Fields kept verbatim and shown back; nothing in the service acts on them.
+_ECHOED = (
+    "embedding_config",
+    "model_settings",
+    "compaction_settings",
+    "response_format",
+    "enable_sleeptime",
+    "message_buffer_autoclear",
+    "secrets",
+    "project_id",
+    "template_id",
+    "base_template_id",
+    "identity_ids",
+    "timezone",
+    "max_files_open",
+    "per_file_view_window_char_limit",
+    "hidden",
+    "last_run_completion",
+    "last_run_duration_ms",
+    "last_stop_reason",
+)
+_NOT_NULLABLE = ("name", "system", "model", "agent_type")
+
+
+@dataclass(frozen=True)
+class AgentFilter:
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    match_all_tags: bool = False
+    query_text: str | None = None
+    project_id: str | None = None
+    template_id: str | None = None
+    base_template_id: str | None = None
+    identity_id: str | None = None
+    last_stop_reason: str | None = None
+
+    def __call__(self, agent: AgentRecord) -> bool:
+        echoed = agent.echoed
+        checks = [
+            self.name is None or agent.name == self.name,
+            self.query_text is None or self.query_text.lower() in agent.name.lower(),
+            self.project_id is None or echoed.get("project_id") == self.project_id,
+            self.template_id is None or echoed.get("template_id") == self.template_id,
+            self.base_template_id is None
+            or echoed.get("base_template_id") == self.base_template_id,
+            self.identity_id is None or self.identity_id in (echoed.get("identity_ids") or []),
+            self.last_stop_reason is None
+            or echoed.get("last_stop_reason") == self.last_stop_reason,
+        ]
+        if self.tags:
+            found = [tag in agent.tags for tag in self.tags]
+            checks.append(all(found) if self.match_all_tags else any(found))
+        return all(checks)
+
+
+class AgentService:
+    def __init__(self, store: Store, clock: Clock, default_model: str) -> None:
+        self._store = store
+        self._clock = clock
+        self._default_model = default_model
+
+    def create(self, tenant: str, req: CreateAgentRequest) -> AgentState:
+        if req.agent_type not in SUPPORTED_AGENT_TYPES:
+            raise InvalidInputError(
+                f"agent_type {req.agent_type!r} is not supported here; use one of "
+                f"{', '.join(SUPPORTED_AGENT_TYPES)}.",
+                ("body", "agent_type"),
+            )
+        agent_id = ids.new_id(ids.AGENT)
+        handle = self._handle_from(req) or self._default_model
+        record = AgentRecord(
+            id=agent_id,
+            created_at=self._clock.now(),
+            name=req.name or default_agent_name(agent_id),
+            system=req.system if req.system is not None else default_system_prompt(req.agent_type),
+            agent_type=req.agent_type,
+            model=handle,
+            llm_config=self._llm_config(handle, req),
+            embedding=req.embedding,
+            tool_names=self._tool_names(req),
+            tool_rules=_dump_rules(req),
+            tags=list(req.tags or []),
+            description=req.description,
+            metadata=req.metadata,
+            echoed=_echoed(req, req.model_fields_set | {"enable_sleeptime"}),
+        )
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        uow.add(record)
+        new_blocks = [new_block_record(body, self._clock) for body in req.memory_blocks or []]
+        for block in new_blocks:
+            uow.add(block)
+        existing = uow.load_many(BlockRecord, req.block_ids or [])
+        attach_blocks(uow, record, [*new_blocks, *existing])
+        uow.commit()
+        return self._render(uow, record)
+
+    def get(self, tenant: str, agent_id: str) -> AgentState:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        return self._render(uow, uow.load(AgentRecord, agent_id))
+
+    def list(self, tenant: str, page: PageRequest, where: AgentFilter) -> list[AgentState]:
+        records = self._store.list(tenant, AgentRecord, page, where)
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        uow.load_existing(BlockRecord, [b for r in records for b in r.block_ids])
+        uow.load_existing(GroupRecord, [g for r in records for g in r.managed_group_ids])
+        return [self._render(uow, r) for r in records]
+
+    @retry_on_conflict
+    def update(self, tenant: str, agent_id: str, req: UpdateAgent) -> AgentState:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(AgentRecord, agent_id)
+        sent = req.model_fields_set
+        for field in _NOT_NULLABLE:
+            if field in sent and getattr(req, field) is None:
+                raise InvalidInputError(f"{field} cannot be null.", ("body", field))
+        if "name" in sent:
+            record.name = req.name or record.name
+        if "system" in sent:
+            record.system = req.system or ""
+        for field in ("description", "metadata", "embedding"):
+            if field in sent:
+                setattr(record, field, getattr(req, field))
+        if "tags" in sent:
+            record.tags = list(req.tags or [])
+        if "tool_rules" in sent:
+            record.tool_rules = _dump_rules(req)
+        if "tool_ids" in sent:
+            record.tool_names = _tool_names_from_ids(req.tool_ids or [])
+        handle = self._handle_from(req)
+        if handle or sent & {"context_window_limit", "llm_config", "max_tokens"}:
+            record.model = handle or record.model
+            record.llm_config = self._llm_config(record.model, req, record.llm_config)
+        record.echoed.update(_echoed(req, sent))
+        if "block_ids" in sent:
+            wanted = list(dict.fromkeys(req.block_ids or []))
+            gone = [b for b in record.block_ids if b not in wanted]
+            detach_blocks(uow, record, uow.load_existing(BlockRecord, gone))
+            attach_blocks(uow, record, uow.load_many(BlockRecord, wanted))
+            record.block_ids = wanted
+        uow.touch(record)
+        uow.commit()
+        return self._render(uow, record)
+
+    @retry_on_conflict
+    def delete(self, tenant: str, agent_id: str) -> None:
+        """Delete the agent, leaving its groups (minus it) and its blocks in place."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(AgentRecord, agent_id)
+        if record.managed_group_ids:
+            raise ConflictError(
+                f"Agent {agent_id} manages group(s) {', '.join(record.managed_group_ids)}; "
+                "delete those groups or give them another manager first."
+            )
+        for group in uow.load_existing(GroupRecord, record.group_ids):
+            remove_all(group.agent_ids, [agent_id])
+            uow.touch(group)
+        for block in uow.load_existing(BlockRecord, record.block_ids):
+            remove_all(block.agent_ids, [agent_id])
+            uow.touch(block)
+        uow.remove(record)
+        uow.commit()
+
+    def list_groups(
+        self, tenant: str, agent_id: str, page: PageRequest, manager_type: str | None
+    ) -> list[Group]:
+        """Groups the agent is a member or the manager of, oldest first by default."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(AgentRecord, agent_id)
+        group_ids = list(dict.fromkeys([*record.group_ids, *record.managed_group_ids]))
+        groups = sorted(
+            uow.load_existing(GroupRecord, group_ids), key=lambda g: (g.created_at, g.id)
+        )
+        where = GroupFilter(manager_type=manager_type)
+        return [group_to_wire(g) for g in paginate(groups, page, lambda g: g.id, where)]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _handle_from(req: AgentFields) -> str | None:
+        if req.model:
+            return req.model
+        if req.llm_config is not None:
+            if req.llm_config.handle:
+                return req.llm_config.handle
+            if req.llm_config.model_endpoint_type:
+                return f"{req.llm_config.model_endpoint_type}/{req.llm_config.model}"
+        return None
+
+    @staticmethod
+    def _llm_config(
+        handle: str, req: AgentFields, current: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        window = req.context_window_limit or (req.llm_config and req.llm_config.context_window)
+        if window is None and current is not None and current.get("handle") == handle:
+            window = current.get("context_window")
+        overrides = req.llm_config.model_dump() if req.llm_config else {}
+        if req.max_tokens is not None:
+            overrides["max_tokens"] = req.max_tokens
+        return llm_config_for(handle, window, overrides)
+
+    @staticmethod
+    def _tool_names(req: CreateAgentRequest) -> list[str]:
+        names = list(BASE_TOOLS_BY_AGENT_TYPE[req.agent_type]) if req.include_base_tools else []
+        for index, name in enumerate(req.tools or []):
+            if name not in BUILTIN_TOOLS:
+                raise InvalidInputError(
+                    f"Unknown tool {name!r}; this service has only built-in tools: "
+                    f"{', '.join(BUILTIN_TOOLS)}.",
+                    ("body", "tools", index),
+                )
+            names.append(name)
+        names.extend(_tool_names_from_ids(req.tool_ids or []))
+        return list(dict.fromkeys(names))
+
+    def _render(self, uow: UnitOfWork, record: AgentRecord) -> AgentState:
+        blocks = [block_to_wire(b) for b in uow.load_existing(BlockRecord, record.block_ids)]
+        managed = uow.load_existing(GroupRecord, record.managed_group_ids[:1])
+        managed_group = group_to_wire(managed[0]) if managed else None
+        echoed = dict(record.echoed)
+        secrets = [
+            AgentEnvironmentVariable(key=k, value=v, agent_id=record.id)
+            for k, v in (echoed.pop("secrets", None) or {}).items()
+        ]
+        return AgentState(
+            id=record.id,
+            name=record.name,
+            system=record.system,
+            agent_type=record.agent_type,
+            llm_config=record.llm_config,
+            model=record.model,
+            embedding=record.embedding,
+            description=record.description,
+            metadata=record.metadata,
+            memory=Memory(agent_type=record.agent_type, blocks=blocks),
+            blocks=blocks,
+            tools=[_tool(BUILTIN_TOOLS[name]) for name in record.tool_names],
+            tags=record.tags,
+            tool_rules=record.tool_rules,
+            message_ids=[],
+            secrets=secrets,
+            tool_exec_environment_variables=secrets,
+            multi_agent_group=managed_group,
+            managed_group=managed_group,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            **{k: v for k, v in echoed.items() if v is not None},
+        )
+
+
+def _echoed(req: AgentFields, sent: set[str]) -> dict[str, Any]:
+    values = req.model_dump(include=set(_ECHOED) & sent, mode="json")
+    if "tool_exec_environment_variables" in sent and "secrets" not in sent:
+        values["secrets"] = req.tool_exec_environment_variables
+    return values
+
+
+def _dump_rules(req: AgentFields) -> list[dict[str, Any]] | None:
+    if req.tool_rules is None:
+        return None
+    return [rule.model_dump(mode="json") for rule in req.tool_rules]
+
+
+def _tool_names_from_ids(tool_ids: list[str]) -> list[str]:
+    missing = [t for t in tool_ids if t not in _TOOLS_BY_ID]
+    if missing:
+        raise NotFoundError(f"Tool not found: {', '.join(missing)}")
+    return [_TOOLS_BY_ID[t].name for t in tool_ids]
+
+
+def _tool(tool: Any) -> Tool:
+    return Tool(
+        id=tool.id,
+        name=tool.name,
+        description=tool.description,
+        tool_type=tool.tool_type,
+        source_type="python",
+        json_schema=tool.json_schema(),
+        tags=[tool.tool_type],
+    )

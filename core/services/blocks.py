@@ -1,0 +1,127 @@
+"""Block use-cases: create, read, list, modify, delete (detaching from agents and groups)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core import ids
+from core.errors import BadRequestError, InvalidInputError, NotFoundError
+from core.paging import PageRequest
+from core.ports import Clock, Store
+from core.records import AgentRecord, BlockRecord, GroupRecord
+from core.schemas.blocks import Block, BlockUpdate, CreateBlock, check_within_limit
+from core.services.unit_of_work import UnitOfWork, remove_all, retry_on_conflict
+
+_NOT_NULLABLE = ("value", "limit", "is_template", "read_only", "label")
+
+
+@dataclass(frozen=True)
+class BlockFilter:
+    label: str | None = None
+    templates_only: bool = False
+    name: str | None = None
+    project_id: str | None = None
+    tags: tuple[str, ...] = ()
+    match_all_tags: bool = False
+    label_search: str | None = None
+    value_search: str | None = None
+    description_search: str | None = None
+
+    def __call__(self, block: BlockRecord) -> bool:
+        checks = [
+            self.label is None or block.label == self.label,
+            not self.templates_only or block.is_template,
+            self.name is None or block.template_name == self.name,
+            self.project_id is None or block.project_id == self.project_id,
+            _contains(block.label, self.label_search),
+            _contains(block.value, self.value_search),
+            _contains(block.description, self.description_search),
+            _tags_match(block.tags or [], self.tags, self.match_all_tags),
+        ]
+        return all(checks)
+
+
+def _contains(text: str | None, needle: str | None) -> bool:
+    return needle is None or (text is not None and needle.lower() in text.lower())
+
+
+def _tags_match(have: list[str], wanted: tuple[str, ...], match_all: bool) -> bool:
+    if not wanted:
+        return True
+    hits = [tag in have for tag in wanted]
+    return all(hits) if match_all else any(hits)
+
+
+def block_to_wire(record: BlockRecord) -> Block:
+    return Block.model_validate(record.model_dump(exclude={"agent_ids", "group_ids"}))
+
+
+def new_block_record(body: CreateBlock, clock: Clock) -> BlockRecord:
+    """A fresh block record (not yet saved) from a create body."""
+    return BlockRecord(id=ids.new_id(ids.BLOCK), created_at=clock.now(), **body.model_dump())
+
+
+class BlockService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def create(self, tenant: str, body: CreateBlock) -> Block:
+        record = new_block_record(body, self._clock)
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        uow.add(record)
+        uow.commit()
+        return block_to_wire(record)
+
+    def get(self, tenant: str, block_id: str) -> Block:
+        record = self._store.get(tenant, BlockRecord, block_id)
+        if record is None:
+            raise NotFoundError(f"Block not found: {block_id}")
+        return block_to_wire(record)
+
+    def list(self, tenant: str, page: PageRequest, where: BlockFilter) -> list[Block]:
+        records = self._store.list(tenant, BlockRecord, page, where)
+        return [block_to_wire(r) for r in records]
+
+    @retry_on_conflict
+    def update(self, tenant: str, block_id: str, body: BlockUpdate) -> Block:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(BlockRecord, block_id)
+        sent = body.model_dump(include=body.model_fields_set)
+        for field in _NOT_NULLABLE:
+            if field in sent and sent[field] is None:
+                raise InvalidInputError(f"{field} cannot be null.", ("body", field))
+        for field, value in sent.items():
+            setattr(record, field, value)
+        try:
+            check_within_limit(record.value, record.limit)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc), ("body", "value")) from exc
+        if "label" in sent:
+            self._check_label_free(uow, record)
+        uow.touch(record)
+        uow.commit()
+        return block_to_wire(record)
+
+    @retry_on_conflict
+    def delete(self, tenant: str, block_id: str) -> None:
+        """Delete the block and detach it from every agent and group holding it."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(BlockRecord, block_id)
+        for agent in uow.load_existing(AgentRecord, record.agent_ids):
+            remove_all(agent.block_ids, [block_id])
+            uow.touch(agent)
+        for group in uow.load_existing(GroupRecord, record.group_ids):
+            remove_all(group.shared_block_ids, [block_id])
+            uow.touch(group)
+        uow.remove(record)
+        uow.commit()
+
+    @staticmethod
+    def _check_label_free(uow: UnitOfWork, block: BlockRecord) -> None:
+        for agent in uow.load_many(AgentRecord, block.agent_ids):
+            others = [b for b in agent.block_ids if b != block.id]
+            if any(b.label == block.label for b in uow.load_many(BlockRecord, others)):
+                raise BadRequestError(
+                    f"Agent {agent.id} already has a block labelled {block.label!r}."
+                )

@@ -1,0 +1,193 @@
+"""Group use-cases: create, read, list, count, modify, delete, share and unshare blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core import ids
+from core.errors import BadRequestError, InvalidInputError
+from core.paging import PageRequest
+from core.ports import Clock, Store
+from core.records import AgentRecord, BlockRecord, GroupRecord
+from core.schemas.groups import Group, GroupCreate, GroupUpdate
+from core.services.links import join_group, leave_group, share_block, unshare_block
+from core.services.unit_of_work import UnitOfWork, retry_on_conflict
+
+MAX_MEMBERS = 50
+"""Keeps every membership change inside one atomic write (DynamoDB's 100-item limit)."""
+
+_MIN_BUFFER = 4
+_MANAGED_TYPES = ("supervisor", "dynamic", "sleeptime", "voice_sleeptime")
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    manager_type: str | None = None
+    project_id: str | None = None
+
+    def __call__(self, group: GroupRecord) -> bool:
+        return (self.manager_type is None or group.manager_type == self.manager_type) and (
+            self.project_id is None or group.project_id == self.project_id
+        )
+
+
+def group_to_wire(record: GroupRecord) -> Group:
+    return Group.model_validate(record.model_dump(exclude={"created_at", "updated_at", "version"}))
+
+
+class GroupService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def create(self, tenant: str, req: GroupCreate) -> Group:
+        manager = req.manager_config.model_dump()
+        record = GroupRecord(
+            id=ids.new_id(ids.GROUP),
+            created_at=self._clock.now(),
+            agent_ids=list(req.agent_ids),
+            description=req.description,
+            project_id=req.project_id,
+            shared_block_ids=list(dict.fromkeys(req.shared_block_ids)),
+            hidden=req.hidden,
+            **manager,
+        )
+        if record.manager_type in ("sleeptime", "voice_sleeptime"):
+            record.turns_counter = 0
+        _check_shape(record)
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        uow.add(record)
+        blocks = uow.load_many(BlockRecord, record.shared_block_ids)
+        for block in blocks:
+            block.group_ids.append(record.id)
+            uow.touch(block)
+        for agent in uow.load_many(AgentRecord, record.agent_ids_with_manager()):
+            join_group(uow, agent, record)
+        uow.commit()
+        return group_to_wire(record)
+
+    def get(self, tenant: str, group_id: str) -> Group:
+        record = UnitOfWork(self._store, tenant, self._clock).load(GroupRecord, group_id)
+        return group_to_wire(record)
+
+    def list(self, tenant: str, page: PageRequest, where: GroupFilter) -> list[Group]:
+        return [group_to_wire(g) for g in self._store.list(tenant, GroupRecord, page, where)]
+
+    def count(self, tenant: str) -> int:
+        return self._store.count(tenant, GroupRecord)
+
+    @retry_on_conflict
+    def update(self, tenant: str, group_id: str, req: GroupUpdate) -> Group:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(GroupRecord, group_id)
+        before = record.agent_ids_with_manager()
+        sent = req.model_fields_set
+        if "description" in sent:
+            if req.description is None:
+                raise InvalidInputError("description cannot be null.", ("body", "description"))
+            record.description = req.description
+        if "project_id" in sent:
+            record.project_id = req.project_id
+        if "agent_ids" in sent:
+            record.agent_ids = list(req.agent_ids or [])
+        if req.manager_config is not None:
+            _apply_manager_update(
+                record,
+                req.manager_config.model_dump(
+                    include=req.manager_config.model_fields_set | {"manager_type"}
+                ),
+            )
+        _check_shape(record)
+        after = record.agent_ids_with_manager()
+        for agent in uow.load_existing(AgentRecord, [a for a in before if a not in after]):
+            leave_group(uow, agent, record)
+        for agent in uow.load_many(AgentRecord, after):
+            join_group(uow, agent, record)
+        if "shared_block_ids" in sent:
+            wanted = list(dict.fromkeys(req.shared_block_ids or []))
+            gone = [b for b in record.shared_block_ids if b not in wanted]
+            for block in uow.load_existing(BlockRecord, gone):
+                unshare_block(uow, record, block)
+            for block in uow.load_many(BlockRecord, wanted):
+                share_block(uow, record, block)
+        uow.touch(record)
+        uow.commit()
+        return group_to_wire(record)
+
+    @retry_on_conflict
+    def delete(self, tenant: str, group_id: str) -> None:
+        """Delete the group; its agents and blocks stay, only the links to it go."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(GroupRecord, group_id)
+        agents = uow.load_existing(AgentRecord, record.agent_ids_with_manager())
+        blocks = uow.load_existing(BlockRecord, record.shared_block_ids)
+        record.agent_ids, record.manager_agent_id = [], None
+        for agent in agents:
+            leave_group(uow, agent, record)
+        for block in blocks:
+            if record.id in block.group_ids:
+                block.group_ids.remove(record.id)
+                uow.touch(block)
+        uow.remove(record)
+        uow.commit()
+
+    @retry_on_conflict
+    def attach_block(self, tenant: str, group_id: str, block_id: str) -> None:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(GroupRecord, group_id)
+        share_block(uow, record, uow.load(BlockRecord, block_id))
+        uow.commit()
+
+    @retry_on_conflict
+    def detach_block(self, tenant: str, group_id: str, block_id: str) -> None:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(GroupRecord, group_id)
+        unshare_block(uow, record, uow.load(BlockRecord, block_id))
+        uow.commit()
+
+
+def _apply_manager_update(record: GroupRecord, fields: dict[str, Any]) -> None:
+    if fields["manager_type"] != record.manager_type:
+        raise BadRequestError(
+            f"Cannot change manager_type from {record.manager_type!r} to "
+            f"{fields['manager_type']!r}; create a new group instead."
+        )
+    for field, value in fields.items():
+        setattr(record, field, value)
+
+
+def _check_shape(record: GroupRecord) -> None:
+    """Rules a group must satisfy after create or modify (400 with the rule broken)."""
+    duplicates = sorted({a for a in record.agent_ids if record.agent_ids.count(a) > 1})
+    if duplicates:
+        raise BadRequestError(f"Duplicate agent ids in agent_ids: {', '.join(duplicates)}")
+    if len(record.agent_ids) > MAX_MEMBERS:
+        raise BadRequestError(f"A group has at most {MAX_MEMBERS} members.")
+    if record.manager_type in _MANAGED_TYPES and record.manager_agent_id is None:
+        raise BadRequestError(f"A {record.manager_type} group needs a manager_agent_id.")
+    if record.manager_agent_id is not None and record.manager_agent_id in record.agent_ids:
+        raise BadRequestError(
+            f"The manager {record.manager_agent_id} cannot also be a member of the group."
+        )
+    if record.manager_type == "voice_sleeptime":
+        _check_buffer(record.max_message_buffer_length, record.min_message_buffer_length)
+
+
+def _check_buffer(max_length: int | None, min_length: int | None) -> None:
+    if max_length is None and min_length is None:
+        return
+    if max_length is None or min_length is None:
+        raise BadRequestError(
+            "max_message_buffer_length and min_message_buffer_length must be given together."
+        )
+    if max_length <= _MIN_BUFFER or min_length <= _MIN_BUFFER:
+        raise BadRequestError(
+            f"Both message buffer lengths must be greater than {_MIN_BUFFER} "
+            f"(got max={max_length}, min={min_length})."
+        )
+    if max_length <= min_length:
+        raise BadRequestError(
+            "max_message_buffer_length must be greater than min_message_buffer_length "
+            f"(got max={max_length}, min={min_length})."
+        )

@@ -1,0 +1,142 @@
+"""Load, change and atomically save several records; the one write path of every use-case.
+
+A use-case loads what it touches through a UnitOfWork, edits the records in place and
+commits: each record goes out once with the version it was read at, so a concurrent
+change anywhere aborts the whole write instead of half-applying it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
+from core.errors import BadRequestError, ConcurrentModificationError, ConflictError, NotFoundError
+from core.ports import MAX_CHANGES_PER_WRITE, Change, Clock, Delete, Put, Store
+from core.records import Record
+
+R = TypeVar("R", bound=Record)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+CONFLICT_ATTEMPTS = 4
+
+
+class UnitOfWork:
+    def __init__(self, store: Store, tenant: str, clock: Clock) -> None:
+        self._store = store
+        self._tenant = tenant
+        self._clock = clock
+        self._loaded: dict[tuple[str, str], Record] = {}
+        self._versions: dict[tuple[str, str], int] = {}
+        self._new: dict[tuple[str, str], Record] = {}
+        self._changed: dict[tuple[str, str], Record] = {}
+        self._removed: dict[tuple[str, str], Record] = {}
+
+    @property
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def load(self, kind: type[R], record_id: str) -> R:
+        """The record, or NotFoundError naming it."""
+        return self.load_many(kind, [record_id])[0]
+
+    def load_many(self, kind: type[R], record_ids: Sequence[str]) -> list[R]:
+        """Records in the order asked; NotFoundError lists every id that is missing."""
+        found = self.load_existing(kind, record_ids)
+        if len(found) < len(record_ids):
+            present = {r.id for r in found}
+            names = ", ".join(dict.fromkeys(i for i in record_ids if i not in present))
+            raise NotFoundError(f"{kind.KIND.capitalize()} not found: {names}")
+        return found
+
+    def load_existing(self, kind: type[R], record_ids: Sequence[str]) -> list[R]:
+        """The records that exist, in the order asked; a dangling reference is skipped."""
+        wanted = [i for i in dict.fromkeys(record_ids) if (kind.KIND, i) not in self._loaded]
+        if wanted:
+            found = self._store.get_many(self._tenant, kind, wanted)
+            for record_id, record in found.items():
+                self._loaded[(kind.KIND, record_id)] = record
+                self._versions[(kind.KIND, record_id)] = record.version
+        return [
+            self._loaded[(kind.KIND, i)]  # type: ignore[misc]
+            for i in record_ids
+            if (kind.KIND, i) in self._loaded
+        ]
+
+    def add(self, record: Record) -> None:
+        key = (record.KIND, record.id)
+        self._loaded[key] = record
+        self._new[key] = record
+
+    def touch(self, record: Record) -> None:
+        """Mark a loaded record as changed, so commit writes it."""
+        key = (record.KIND, record.id)
+        if key not in self._new:
+            self._changed[key] = record
+
+    def remove(self, record: Record) -> None:
+        key = (record.KIND, record.id)
+        self._changed.pop(key, None)
+        self._removed[key] = record
+
+    def commit(self) -> None:
+        changes: list[Change] = [Put(r, None) for r in self._new.values()]
+        now = self._clock.now()
+        for key, record in self._changed.items():
+            if key in self._removed:
+                continue
+            expected = self._versions[key]
+            record.version = expected + 1
+            record.updated_at = now
+            changes.append(Put(record, expected))
+        changes.extend(
+            Delete(type(r), r.id, self._versions[key]) for key, r in self._removed.items()
+        )
+        if len(changes) > MAX_CHANGES_PER_WRITE:
+            raise BadRequestError(
+                f"This change touches {len(changes)} records; at most {MAX_CHANGES_PER_WRITE} "
+                "can change atomically. Split it into smaller changes."
+            )
+        if changes:
+            self._store.write(self._tenant, changes)
+
+
+def retry_on_conflict(use_case: Callable[P, T]) -> Callable[P, T]:
+    """Rerun a use-case from scratch when its commit lost a race with another writer."""
+
+    @functools.wraps(use_case)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        for _ in range(CONFLICT_ATTEMPTS - 1):
+            try:
+                return use_case(*args, **kwargs)
+            except ConcurrentModificationError:
+                continue
+        try:
+            return use_case(*args, **kwargs)
+        except ConcurrentModificationError as exc:
+            raise ConflictError(
+                "The resource kept changing while this request ran; retry it."
+            ) from exc
+
+    return run
+
+
+def add_unique(values: list[str], new: Iterable[str]) -> bool:
+    """Append the new values not yet present; True when anything was added."""
+    added = False
+    for value in new:
+        if value not in values:
+            values.append(value)
+            added = True
+    return added
+
+
+def remove_all(values: list[str], gone: Iterable[str]) -> bool:
+    """Remove every occurrence of the given values; True when anything was removed."""
+    gone_set = set(gone)
+    kept = [v for v in values if v not in gone_set]
+    removed = len(kept) != len(values)
+    values[:] = kept
+    return removed

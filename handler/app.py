@@ -1,0 +1,24 @@
+"""The FastAPI application: routers, error mapping, and the services it runs on."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from handler.composition import Services, build_services
+from handler.errors import install_error_handlers
+from handler.routes import agents, blocks, groups, health
+from infra.settings import get_settings
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """Build the app; without explicit services they are built from the environment."""
+    app = FastAPI(
+        title="letta-groups-serverless",
+        version=get_settings().service_version,
+        redirect_slashes=False,
+    )
+    app.state.services = services or build_services(get_settings())
+    install_error_handlers(app)
+    for module in (agents, blocks, groups, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,49 @@
+"""Composition root: the one place where core's services meet infra's adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+
+from core.ports import Clock, Store
+from core.services.agents import AgentService
+from core.services.blocks import BlockService
+from core.services.groups import GroupService
+from infra.clock import SystemClock
+from infra.dynamodb_store import DynamoDBStore
+from infra.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler may call, built once per process (Lambda container)."""
+
+    settings: Settings
+    agents: AgentService
+    blocks: BlockService
+    groups: GroupService
+
+
+def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
+    """One client per process; botocore's standard retry mode handles throttling."""
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.aws_region,
+        endpoint_url=settings.dynamodb_endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3),
+    )
+
+
+def build_services(
+    settings: Settings, store: Store | None = None, clock: Clock | None = None
+) -> Services:
+    store = store or DynamoDBStore(dynamodb_client(settings), settings.table_name)
+    clock = clock or SystemClock()
+    return Services(
+        settings=settings,
+        agents=AgentService(store, clock, settings.default_model),
+        blocks=BlockService(store, clock),
+        groups=GroupService(store, clock),
+    )

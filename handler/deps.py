@@ -1,0 +1,72 @@
+"""FastAPI dependencies shared by the routers: services, tenant, ids, pagination."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Header, Path, Query, Request
+
+from core import ids
+from core.errors import UnauthorizedError
+from core.paging import MAX_PAGE_SIZE, PageRequest
+from handler.composition import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_tenant(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    """The caller's tenant, from its bearer key; everyone is `default` when auth is off."""
+    keys = services.settings.tenants_by_key()
+    if not keys:
+        return "default"
+    token = x_api_key
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        token = credentials.strip() if scheme.lower() == "bearer" else None
+    if not token:
+        raise UnauthorizedError("Missing credentials: send 'Authorization: Bearer <key>'.")
+    if token not in keys:
+        raise UnauthorizedError("Invalid API key.")
+    return keys[token]
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def _id_path(prefix: str, description: str) -> object:
+    length = ids.id_length(prefix)
+    return Path(
+        pattern=ids.id_pattern(prefix),
+        min_length=length,
+        max_length=length,
+        description=f"The ID of the {description} in the format '{prefix}-<uuid4>'",
+    )
+
+
+AgentIdPath = Annotated[str, _id_path(ids.AGENT, "agent")]
+BlockIdPath = Annotated[str, _id_path(ids.BLOCK, "block")]
+GroupIdPath = Annotated[str, _id_path(ids.GROUP, "group")]
+
+
+def page_params(default_limit: int, default_order: Literal["asc", "desc"]):  # noqa: ANN201
+    """A dependency reading Letta's cursor parameters with this route's defaults."""
+
+    def read(
+        before: Annotated[str | None, Query(description="Cursor: items before this id.")] = None,
+        after: Annotated[str | None, Query(description="Cursor: items after this id.")] = None,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = default_limit,
+        order: Annotated[Literal["asc", "desc"], Query()] = default_order,
+        order_by: Annotated[Literal["created_at"], Query()] = "created_at",
+    ) -> PageRequest:
+        return PageRequest(limit=limit or default_limit, order=order, before=before, after=after)
+
+    return read

@@ -1,0 +1,55 @@
+"""The one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from core.errors import (
+    BadRequestError,
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+)
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    BadRequestError: 400,
+    UnauthorizedError: 401,
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidInputError: 422,
+}
+
+
+def status_for(error: DomainError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]
+    return 500
+
+
+def domain_error_response(error: DomainError) -> JSONResponse:
+    status = status_for(error)
+    if isinstance(error, InvalidInputError):
+        detail = [{"loc": list(error.loc), "msg": error.detail, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": error.detail}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_domain_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        return domain_error_response(error)
+
+    async def on_http_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
+
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(HTTPException, on_http_error)

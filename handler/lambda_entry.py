@@ -1,0 +1,38 @@
+"""AWS Lambda entry: API Gateway (REST v1 or HTTP v2) events through Mangum to the app.
+
+Everything here runs once per container at import (the init phase); `handler` only adapts
+one event. Mangum runs with lifespan off so no start-up work repeats per invocation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mangum import Mangum
+
+from handler.app import create_app
+
+logger = Logger()
+metrics = Metrics()
+app = create_app()
+asgi_handler = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = asgi_handler(event, context)
+    status = int(response.get("statusCode", 500))
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    if status >= 500:
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    logger.info("request done", extra={"status": status, "path": _path_of(event)})
+    return response
+
+
+def _path_of(event: dict[str, Any]) -> str:
+    return event.get("rawPath") or event.get("path") or ""

@@ -1,0 +1,79 @@
+"""/v1/agents routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from core.paging import PageRequest
+from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
+from core.schemas.groups import Group
+from core.services.agents import AgentFilter
+from handler.deps import AgentIdPath, ServicesDep, TenantDep, page_params
+from handler.routing import collection
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+
+@collection(router, "POST", response_model=AgentState)
+def create_agent(body: CreateAgentRequest, services: ServicesDep, tenant: TenantDep) -> AgentState:
+    return services.agents.create(tenant, body)
+
+
+@collection(router, "GET", response_model=list[AgentState])
+def list_agents(
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(50, "desc"))],
+    name: str | None = None,
+    tags: Annotated[list[str] | None, Query()] = None,
+    match_all_tags: bool = False,
+    query_text: str | None = None,
+    project_id: str | None = None,
+    template_id: str | None = None,
+    base_template_id: str | None = None,
+    identity_id: str | None = None,
+    last_stop_reason: StopReasonType | None = None,
+) -> list[AgentState]:
+    where = AgentFilter(
+        name=name,
+        tags=tuple(tags or ()),
+        match_all_tags=match_all_tags,
+        query_text=query_text,
+        project_id=project_id,
+        template_id=template_id,
+        base_template_id=base_template_id,
+        identity_id=identity_id,
+        last_stop_reason=last_stop_reason,
+    )
+    return services.agents.list(tenant, page, where)
+
+
+@router.get("/{agent_id}", response_model=AgentState)
+def retrieve_agent(agent_id: AgentIdPath, services: ServicesDep, tenant: TenantDep) -> AgentState:
+    return services.agents.get(tenant, agent_id)
+
+
+@router.patch("/{agent_id}", response_model=AgentState)
+def modify_agent(
+    agent_id: AgentIdPath, body: UpdateAgent, services: ServicesDep, tenant: TenantDep
+) -> AgentState:
+    return services.agents.update(tenant, agent_id, body)
+
+
+@router.delete("/{agent_id}")
+def delete_agent(agent_id: AgentIdPath, services: ServicesDep, tenant: TenantDep) -> dict:
+    services.agents.delete(tenant, agent_id)
+    return {"message": f"Agent id={agent_id} successfully deleted"}
+
+
+@router.get("/{agent_id}/groups", response_model=list[Group])
+def list_groups_for_agent(
+    agent_id: AgentIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(100, "desc"))],
+    manager_type: str | None = None,
+) -> list[Group]:
+    return services.agents.list_groups(tenant, agent_id, page, manager_type)

@@ -1,0 +1,210 @@
+"""The Store port on one DynamoDB table (single-table design, keys declared in template.yaml).
+
+Item layout:
+  record   PK=T#<tenant>#<kind>#<id>  SK=#       GSI1PK=T#<tenant>#<kind>  GSI1SK=<created>#<id>
+The record itself is the JSON document in `doc`; `version` backs optimistic writes. GSI1
+lists one kind of record per tenant in creation order, which is what every list route pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from core.errors import ConcurrentModificationError
+from core.paging import PageRequest, unknown_cursor
+from core.ports import Change, Delete, Put
+from core.records import Record
+
+R = TypeVar("R", bound=Record)
+
+RECORD_SK = "#"
+GSI1 = "GSI1"
+_BATCH_GET_LIMIT = 100
+_QUERY_PAGE = 100
+
+
+def record_pk(tenant: str, kind: str, record_id: str) -> str:
+    return f"T#{tenant}#{kind}#{record_id}"
+
+
+def listing_pk(tenant: str, kind: str) -> str:
+    return f"T#{tenant}#{kind}"
+
+
+def listing_sk(record: Record) -> str:
+    """Creation time at fixed width, then the id: sorts like (created_at, id)."""
+    return f"{record.created_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}#{record.id}"
+
+
+class DynamoDBStore:
+    """Implements core.ports.Store with a boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, tenant: str, kind: type[R], record_id: str) -> R | None:
+        item = self._get_item(tenant, kind.KIND, record_id)
+        return kind.model_validate_json(item["doc"]["S"]) if item else None
+
+    def get_many(self, tenant: str, kind: type[R], record_ids: Sequence[str]) -> dict[str, R]:
+        wanted = list(dict.fromkeys(record_ids))
+        found: dict[str, R] = {}
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            chunk = wanted[start : start + _BATCH_GET_LIMIT]
+            keys = [self._key(tenant, kind.KIND, i) for i in chunk]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self._table, []):
+                    record = kind.model_validate_json(item["doc"]["S"])
+                    found[record.id] = record
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def list(
+        self,
+        tenant: str,
+        kind: type[R],
+        page: PageRequest,
+        where: Callable[[R], bool] | None = None,
+    ) -> list[R]:
+        ascending = page.order == "asc"
+        start, stop = page.after, page.before
+        if page.walks_backwards:
+            ascending, start, stop = not ascending, page.before, None
+        start_name = "before" if page.walks_backwards else "after"
+        start_sk = self._cursor_sk(tenant, kind, start, start_name)
+        stop_sk = self._cursor_sk(tenant, kind, stop, "before")
+        taken: list[R] = []
+        for item in self._scan_listing(tenant, kind.KIND, ascending, start_sk):
+            sk = item["GSI1SK"]["S"]
+            if stop_sk is not None and (sk >= stop_sk if ascending else sk <= stop_sk):
+                break
+            record = kind.model_validate_json(item["doc"]["S"])
+            if where is None or where(record):
+                taken.append(record)
+                if len(taken) >= page.limit:
+                    break
+        return list(reversed(taken)) if page.walks_backwards else taken
+
+    def count(self, tenant: str, kind: type[Record]) -> int:
+        total, start_key = 0, None
+        while True:
+            args: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": GSI1,
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": listing_pk(tenant, kind.KIND)}},
+                "Select": "COUNT",
+            }
+            if start_key:
+                args["ExclusiveStartKey"] = start_key
+            answer = self._client.query(**args)
+            total += answer["Count"]
+            start_key = answer.get("LastEvaluatedKey")
+            if not start_key:
+                return total
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        operations = [self._operation(tenant, change) for change in changes]
+        try:
+            if len(operations) == 1:
+                ((name, args),) = (next(iter(op.items())) for op in operations)
+                call = {"Put": self._client.put_item, "Delete": self._client.delete_item}[name]
+                call(**args)
+            else:
+                self._client.transact_write_items(TransactItems=operations)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in (
+                "ConditionalCheckFailedException",
+                "TransactionCanceledException",
+                "TransactionConflictException",
+            ):
+                raise ConcurrentModificationError(
+                    "A record changed while this request was writing it."
+                ) from exc
+            raise
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _key(self, tenant: str, kind: str, record_id: str) -> dict[str, Any]:
+        return {"PK": {"S": record_pk(tenant, kind, record_id)}, "SK": {"S": RECORD_SK}}
+
+    def _get_item(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
+        answer = self._client.get_item(
+            TableName=self._table, Key=self._key(tenant, kind, record_id), ConsistentRead=True
+        )
+        return answer.get("Item")
+
+    def _cursor_sk(
+        self, tenant: str, kind: type[Record], cursor: str | None, name: str
+    ) -> str | None:
+        if cursor is None:
+            return None
+        item = self._get_item(tenant, kind.KIND, cursor)
+        if item is None:
+            raise unknown_cursor(name, cursor)
+        return item["GSI1SK"]["S"]
+
+    def _scan_listing(
+        self, tenant: str, kind: str, ascending: bool, start_sk: str | None
+    ) -> Iterator[dict[str, Any]]:
+        condition = "GSI1PK = :pk"
+        values: dict[str, Any] = {":pk": {"S": listing_pk(tenant, kind)}}
+        if start_sk is not None:
+            condition += " AND GSI1SK > :start" if ascending else " AND GSI1SK < :start"
+            values[":start"] = {"S": start_sk}
+        start_key = None
+        while True:
+            args: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": GSI1,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": ascending,
+                "Limit": _QUERY_PAGE,
+            }
+            if start_key:
+                args["ExclusiveStartKey"] = start_key
+            answer = self._client.query(**args)
+            yield from answer.get("Items", [])
+            start_key = answer.get("LastEvaluatedKey")
+            if not start_key:
+                return
+
+    def _operation(self, tenant: str, change: Change) -> dict[str, Any]:
+        if isinstance(change, Delete):
+            return {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": self._key(tenant, change.kind.KIND, change.id),
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(change.expected_version)}},
+                }
+            }
+        assert isinstance(change, Put)
+        record = change.record
+        item = {
+            **self._key(tenant, record.KIND, record.id),
+            "GSI1PK": {"S": listing_pk(tenant, record.KIND)},
+            "GSI1SK": {"S": listing_sk(record)},
+            "kind": {"S": record.KIND},
+            "version": {"N": str(record.version)},
+            "doc": {"S": record.model_dump_json()},
+        }
+        put: dict[str, Any] = {"TableName": self._table, "Item": item}
+        if change.expected_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "version = :expected"
+            put["ExpressionAttributeValues"] = {":expected": {"N": str(change.expected_version)}}
+        return {"Put": put}

@@ -1,0 +1,44 @@
+"""Service configuration, read once per process from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads; see the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    table_name: str = Field("letta-groups", description="The DynamoDB table holding all state.")
+    aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    dynamodb_endpoint_url: str | None = Field(
+        None,
+        validation_alias="AWS_ENDPOINT_URL_DYNAMODB",
+        description="A DynamoDB endpoint other than AWS's (DynamoDB Local, moto's server).",
+    )
+    default_model: str = Field("offline/default", description="Model handle for new agents.")
+    api_keys: str = Field(
+        "",
+        description=(
+            "Comma-separated bearer keys, each `key` or `tenant:key`; empty turns auth off "
+            "and puts every caller in the tenant `default`."
+        ),
+    )
+    service_version: str = "0.1.0"
+
+    def tenants_by_key(self) -> dict[str, str]:
+        """Map each accepted bearer key to the tenant it opens."""
+        mapping: dict[str, str] = {}
+        for entry in filter(None, (e.strip() for e in self.api_keys.split(","))):
+            tenant, sep, key = entry.rpartition(":")
+            mapping[key] = tenant if sep and tenant else "default"
+        return mapping
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

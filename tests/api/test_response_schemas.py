@@ -1,0 +1,372 @@
+"""Every 200 (and 422) body validates against Letta's published schema for that operation.
+
+The scenarios are keyed by the reference document's (method, path), and one test walks the
+reference: any operation the app serves must have a scenario here, so a new route cannot
+ship without its response being checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from tests.conftest import Api
+
+REFERENCE = Path("/work/shared/reference/letta-openapi-subset.json")
+DOC: dict[str, Any] = json.loads(REFERENCE.read_text())
+BASE = "urn:letta-openapi"
+REGISTRY: Registry = Registry().with_resource(BASE, DRAFT202012.create_resource(DOC))
+METHODS = ("get", "post", "put", "patch", "delete")
+REFERENCE_OPS = sorted(
+    (method.upper(), path)
+    for path, ops in DOC["paths"].items()
+    for method in ops
+    if method in METHODS
+)
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def validator_for(method: str, path: str, status: str = "200") -> Draft202012Validator:
+    op = DOC["paths"][path][method.lower()]
+    assert "application/json" in op["responses"][status]["content"], (method, path, status)
+    ref = (
+        BASE
+        + "#"
+        + _pointer(
+            "paths",
+            path,
+            method.lower(),
+            "responses",
+            status,
+            "content",
+            "application/json",
+            "schema",
+        )
+    )
+    return Draft202012Validator(
+        {"$ref": ref}, registry=REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def assert_valid(method: str, path: str, response: httpx.Response, status: int = 200) -> Any:
+    """The response has `status`, is JSON, and its body matches the reference schema."""
+    assert response.status_code == status, (method, path, response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    errors = sorted(
+        validator_for(method, path, str(status)).iter_errors(body), key=lambda e: e.json_path
+    )
+    problems = [f"{e.json_path}: {e.message[:300]}" for e in errors]
+    assert not problems, f"{method} {path} -> {status} does not match the reference:\n" + "\n".join(
+        problems
+    )
+    return body
+
+
+# --- resources -----------------------------------------------------------------------------
+
+TERMINAL_RULE = {"type": "exit_loop", "tool_name": "send_message"}
+
+
+def rich_agent(api: Api, name: str = "rich") -> dict[str, Any]:
+    return api.agent(
+        name,
+        agent_type="memgpt_v2_agent",
+        description="an agent with everything",
+        memory_blocks=[
+            {"label": "human", "value": "Sam", "limit": 500, "description": "who"},
+            {"label": "persona", "value": "helpful", "read_only": True},
+        ],
+        tags=["alpha", "beta"],
+        tool_rules=[TERMINAL_RULE],
+        metadata={"k": "v"},
+    )
+
+
+def group_body(kind: str, members: list[str], manager: str) -> dict[str, Any]:
+    config: dict[str, Any] = {"manager_type": kind}
+    if kind != "round_robin":
+        config["manager_agent_id"] = manager
+    if kind == "round_robin":
+        config["max_turns"] = 3
+    if kind == "dynamic":
+        config.update(termination_token="STOP", max_turns=4)
+    if kind == "sleeptime":
+        config["sleeptime_agent_frequency"] = 2
+    if kind == "voice_sleeptime":
+        config.update(max_message_buffer_length=10, min_message_buffer_length=5)
+    return {"agent_ids": members, "description": f"{kind} group", "manager_config": config}
+
+
+MANAGER_TYPES = ("round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime")
+
+
+class World:
+    """A block, two member agents, a manager agent and a round-robin group sharing the block."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.block = api.block("shared", "shared value", limit=1000, description="team notes")
+        self.alice = rich_agent(api, "alice")
+        self.bob = api.agent("bob", block_ids=[self.block["id"]], tags=["beta"])
+        self.boss = api.agent("boss", agent_type="memgpt_agent")
+        self.group = api.group(
+            [self.alice["id"], self.bob["id"]], shared_block_ids=[self.block["id"]]
+        )
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    return World(api)
+
+
+Scenario = Callable[[TestClient, World], httpx.Response]
+
+SCENARIOS: dict[tuple[str, str], Scenario] = {
+    ("POST", "/v1/agents/"): lambda c, w: c.post(
+        "/v1/agents/",
+        json={
+            "name": "created",
+            "agent_type": "memgpt_v2_agent",
+            "memory_blocks": [{"label": "human", "value": "Ann"}],
+            "block_ids": [w.block["id"]],
+            "tags": ["t"],
+            "tool_rules": [TERMINAL_RULE],
+        },
+    ),
+    ("GET", "/v1/agents/"): lambda c, w: c.get("/v1/agents/"),
+    ("GET", "/v1/agents/{agent_id}"): lambda c, w: c.get(f"/v1/agents/{w.alice['id']}"),
+    ("PATCH", "/v1/agents/{agent_id}"): lambda c, w: c.patch(
+        f"/v1/agents/{w.alice['id']}",
+        json={"name": "alice2", "tags": ["gamma"], "description": None, "tool_rules": []},
+    ),
+    ("DELETE", "/v1/agents/{agent_id}"): lambda c, w: c.delete(f"/v1/agents/{w.bob['id']}"),
+    ("GET", "/v1/agents/{agent_id}/groups"): lambda c, w: c.get(
+        f"/v1/agents/{w.alice['id']}/groups"
+    ),
+    ("POST", "/v1/blocks/"): lambda c, w: c.post(
+        "/v1/blocks/",
+        json={"label": "notes", "value": "x", "limit": 100, "metadata": {"a": 1}, "tags": ["t"]},
+    ),
+    ("GET", "/v1/blocks/"): lambda c, w: c.get("/v1/blocks/"),
+    ("GET", "/v1/blocks/{block_id}"): lambda c, w: c.get(f"/v1/blocks/{w.block['id']}"),
+    ("PATCH", "/v1/blocks/{block_id}"): lambda c, w: c.patch(
+        f"/v1/blocks/{w.block['id']}", json={"value": "new", "description": None}
+    ),
+    ("DELETE", "/v1/blocks/{block_id}"): lambda c, w: c.delete(f"/v1/blocks/{w.block['id']}"),
+    ("POST", "/v1/groups/"): lambda c, w: c.post(
+        "/v1/groups/", json=group_body("supervisor", [w.bob["id"]], w.boss["id"])
+    ),
+    ("GET", "/v1/groups/"): lambda c, w: c.get("/v1/groups/"),
+    ("GET", "/v1/groups/count"): lambda c, w: c.get("/v1/groups/count"),
+    ("GET", "/v1/groups/{group_id}"): lambda c, w: c.get(f"/v1/groups/{w.group['id']}"),
+    ("PATCH", "/v1/groups/{group_id}"): lambda c, w: c.patch(
+        f"/v1/groups/{w.group['id']}",
+        json={"description": "renamed", "project_id": None, "agent_ids": [w.bob["id"]]},
+    ),
+    ("DELETE", "/v1/groups/{group_id}"): lambda c, w: c.delete(f"/v1/groups/{w.group['id']}"),
+    ("PATCH", "/v1/groups/{group_id}/blocks/attach/{block_id}"): lambda c, w: c.patch(
+        f"/v1/groups/{w.group['id']}/blocks/attach/{w.api.block('extra')['id']}"
+    ),
+    ("PATCH", "/v1/groups/{group_id}/blocks/detach/{block_id}"): lambda c, w: c.patch(
+        f"/v1/groups/{w.group['id']}/blocks/detach/{w.block['id']}"
+    ),
+    ("GET", "/v1/health/"): lambda c, w: c.get("/v1/health/"),
+}
+
+
+def served_operations(client: TestClient) -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation in the app's own OpenAPI document."""
+    paths = client.app.openapi()["paths"]
+    return {(m.upper(), path) for path, ops in paths.items() for m in ops if m in METHODS}
+
+
+@pytest.mark.parametrize("op", REFERENCE_OPS, ids=" ".join)
+def test_every_served_reference_operation_has_a_schema_scenario(
+    client: TestClient, op: tuple[str, str]
+) -> None:
+    if op not in served_operations(client):
+        pytest.skip("not served by the app yet")
+    assert op in SCENARIOS, f"{op} is served but has no response-schema scenario"
+
+
+def test_app_serves_only_reference_paths_and_every_scenario_route(client: TestClient) -> None:
+    served = served_operations(client)
+    assert served - set(REFERENCE_OPS) == set(), "routes outside Letta's paths/methods"
+    assert set(SCENARIOS) <= served, "a scenario names a route the app does not serve"
+
+
+@pytest.mark.parametrize("op", sorted(SCENARIOS), ids=" ".join)
+def test_response_matches_reference_schema(
+    client: TestClient, world: World, op: tuple[str, str]
+) -> None:
+    assert_valid(*op, SCENARIOS[op](client, world))
+
+
+def test_list_bodies_are_non_empty_and_every_item_validates(
+    client: TestClient, world: World
+) -> None:
+    rich_agent(world.api, "carol")
+    for path, url in [
+        ("/v1/agents/", "/v1/agents/"),
+        ("/v1/blocks/", "/v1/blocks/"),
+        ("/v1/groups/", "/v1/groups/"),
+        ("/v1/agents/{agent_id}/groups", f"/v1/agents/{world.bob['id']}/groups"),
+    ]:
+        assert len(assert_valid("GET", path, client.get(url))) >= 1, url
+
+
+def test_rich_agent_round_trips_with_rules_tags_and_blocks(
+    client: TestClient, world: World
+) -> None:
+    body = assert_valid(
+        "GET", "/v1/agents/{agent_id}", client.get(f"/v1/agents/{world.alice['id']}")
+    )
+    assert body["agent_type"] == "memgpt_v2_agent"
+    assert sorted(body["tags"]) == ["alpha", "beta"]
+    assert TERMINAL_RULE in [
+        {k: v for k, v in rule.items() if k in ("type", "tool_name")} for rule in body["tool_rules"]
+    ]
+    assert {b["label"] for b in body["memory"]["blocks"]} >= {"human", "persona"}
+    assert {b["label"] for b in body["blocks"]} >= {"human", "persona"}
+    bob = assert_valid("GET", "/v1/agents/{agent_id}", client.get(f"/v1/agents/{world.bob['id']}"))
+    assert world.block["id"] in {b["id"] for b in bob["blocks"]}
+
+
+@pytest.mark.parametrize("kind", MANAGER_TYPES)
+def test_every_manager_type_validates_on_create_get_list_patch(
+    client: TestClient, world: World, kind: str
+) -> None:
+    body = group_body(kind, [world.bob["id"]], world.boss["id"])
+    created = assert_valid("POST", "/v1/groups/", client.post("/v1/groups/", json=body))
+    assert created["manager_type"] == kind
+    if kind != "round_robin":
+        assert created["manager_agent_id"] == world.boss["id"]
+    if kind == "voice_sleeptime":
+        assert (created["max_message_buffer_length"], created["min_message_buffer_length"]) == (
+            10,
+            5,
+        )
+    url = f"/v1/groups/{created['id']}"
+    assert assert_valid("GET", "/v1/groups/{group_id}", client.get(url)) == created
+    listed = assert_valid(
+        "GET", "/v1/groups/", client.get("/v1/groups/", params={"manager_type": kind})
+    )
+    assert created["id"] in [g["id"] for g in listed]
+    assert {g["manager_type"] for g in listed} == {kind}
+    patched = assert_valid(
+        "PATCH",
+        "/v1/groups/{group_id}",
+        client.patch(
+            url, json={"description": "changed", "manager_config": {"manager_type": kind}}
+        ),
+    )
+    assert patched["description"] == "changed"
+    groups = client.get(f"/v1/agents/{world.boss['id']}/groups")
+    expected = [] if kind == "round_robin" else [created["id"]]
+    assert [
+        g["id"] for g in assert_valid("GET", "/v1/agents/{agent_id}/groups", groups)
+    ] == expected
+
+
+def test_agent_with_group_validates(client: TestClient, world: World) -> None:
+    """An agent in a group (multi_agent_group/managed_group may be filled) still validates."""
+    client.post("/v1/groups/", json=group_body("dynamic", [world.alice["id"]], world.boss["id"]))
+    for agent in (world.alice, world.boss, world.bob):
+        assert_valid("GET", "/v1/agents/{agent_id}", client.get(f"/v1/agents/{agent['id']}"))
+    assert_valid("GET", "/v1/agents/", client.get("/v1/agents/"))
+
+
+def test_count_matches_list(client: TestClient, world: World) -> None:
+    client.post("/v1/groups/", json=group_body("round_robin", [world.boss["id"]], ""))
+    count = assert_valid("GET", "/v1/groups/count", client.get("/v1/groups/count"))
+    assert count == len(client.get("/v1/groups/").json()) == 2
+
+
+def test_attach_detach_reflected_in_shared_block_ids(client: TestClient, world: World) -> None:
+    extra = world.api.block("extra")
+    url = f"/v1/groups/{world.group['id']}"
+    path = "/v1/groups/{group_id}/blocks/{verb}/{block_id}"
+    attach = client.patch(f"{url}/blocks/attach/{extra['id']}")
+    assert_valid(
+        "PATCH", path.format(verb="attach", group_id="{group_id}", block_id="{block_id}"), attach
+    )
+    assert extra["id"] in client.get(url).json()["shared_block_ids"]
+    detach = client.patch(f"{url}/blocks/detach/{extra['id']}")
+    assert_valid(
+        "PATCH", path.format(verb="detach", group_id="{group_id}", block_id="{block_id}"), detach
+    )
+    assert extra["id"] not in client.get(url).json()["shared_block_ids"]
+
+
+def test_delete_bodies_carry_a_message(client: TestClient, world: World) -> None:
+    for path, url in [
+        ("/v1/groups/{group_id}", f"/v1/groups/{world.group['id']}"),
+        ("/v1/agents/{agent_id}", f"/v1/agents/{world.bob['id']}"),
+        ("/v1/blocks/{block_id}", f"/v1/blocks/{world.block['id']}"),
+    ]:
+        body = assert_valid("DELETE", path, client.delete(url))
+        assert isinstance(body, dict) and isinstance(body.get("message"), str), body
+        assert client.get(url).status_code == 404
+
+
+BAD_AGENT = "agent-NOT-A-UUID"
+UNPROCESSABLE: list[tuple[str, str, Callable[[World], tuple[str, dict[str, Any] | None]]]] = [
+    ("POST", "/v1/agents/", lambda w: ("/v1/agents/", {"name": ""})),
+    ("POST", "/v1/agents/", lambda w: ("/v1/agents/", {"tool_rules": [{"type": "bogus"}]})),
+    ("POST", "/v1/agents/", lambda w: ("/v1/agents/", {"model": "nope/x"})),
+    ("GET", "/v1/agents/", lambda w: ("/v1/agents/?limit=0", None)),
+    ("GET", "/v1/agents/{agent_id}", lambda w: (f"/v1/agents/{BAD_AGENT}", None)),
+    ("PATCH", "/v1/agents/{agent_id}", lambda w: (f"/v1/agents/{w.alice['id']}", {"name": 3})),
+    ("POST", "/v1/blocks/", lambda w: ("/v1/blocks/", {"label": "x"})),
+    ("PATCH", "/v1/blocks/{block_id}", lambda w: (f"/v1/blocks/{w.block['id']}", {"label": None})),
+    ("POST", "/v1/groups/", lambda w: ("/v1/groups/", {"agent_ids": []})),
+    (
+        "POST",
+        "/v1/groups/",
+        lambda w: ("/v1/groups/", {"agent_ids": [BAD_AGENT], "description": ""}),
+    ),
+    ("GET", "/v1/groups/", lambda w: ("/v1/groups/?manager_type=bogus", None)),
+    (
+        "PATCH",
+        "/v1/groups/{group_id}",
+        lambda w: (f"/v1/groups/{w.group['id']}", {"description": None}),
+    ),
+    (
+        "PATCH",
+        "/v1/groups/{group_id}/blocks/attach/{block_id}",
+        lambda w: (f"/v1/groups/{w.group['id']}/blocks/attach/block-x", None),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "make"),
+    UNPROCESSABLE,
+    ids=[f"{m} {p} #{i}" for i, (m, p, _) in enumerate(UNPROCESSABLE)],
+)
+def test_422_bodies_match_http_validation_error(
+    client: TestClient,
+    world: World,
+    method: str,
+    path: str,
+    make: Callable[[World], tuple[str, dict[str, Any] | None]],
+) -> None:
+    url, body = make(world)
+    response = (
+        client.request(method, url, json=body) if body is not None else client.request(method, url)
+    )
+    detail = assert_valid(method, path, response, status=422)["detail"]
+    assert detail and all(item["loc"] for item in detail), detail
