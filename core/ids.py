@@ -23,11 +23,6 @@ def id_pattern(prefix: str) -> str:
     return rf"^{prefix}-{_UUID4}$"
 
 
-def id_length(prefix: str) -> int:
-    """Every id of one prefix has the same length (prefix, dash, 36-char uuid)."""
-    return len(prefix) + 37
-
-
 def new_id(prefix: str) -> str:
     """A fresh id; uuid4 keeps ids unguessable and free of ordering assumptions."""
     return f"{prefix}-{uuid.uuid4()}"
@@ -38,8 +33,9 @@ def is_valid(prefix: str, value: str) -> bool:
 
 
 def _constraints(prefix: str) -> StringConstraints:
-    length = id_length(prefix)
-    return StringConstraints(pattern=id_pattern(prefix), min_length=length, max_length=length)
+    # The pattern alone fixes the length, and its error message shows the caller the
+    # expected form (a length error would not).
+    return StringConstraints(pattern=id_pattern(prefix))
 
 
 AgentId = Annotated[str, _constraints(AGENT)]

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from handler.composition import Services, build_services
 from handler.errors import install_error_handlers
+from handler.json_default import DefaultJsonContentType
 from handler.routes import agents, blocks, groups, health
 from infra.settings import get_settings
 
@@ -19,6 +20,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services or build_services(get_settings())
     install_error_handlers(app)
+    app.add_middleware(DefaultJsonContentType)
     for module in (agents, blocks, groups, health):
         app.include_router(module.router)
     return app

@@ -43,11 +43,8 @@ TenantDep = Annotated[str, Depends(get_tenant)]
 
 
 def _id_path(prefix: str, description: str) -> object:
-    length = ids.id_length(prefix)
     return Path(
         pattern=ids.id_pattern(prefix),
-        min_length=length,
-        max_length=length,
         description=f"The ID of the {description} in the format '{prefix}-<uuid4>'",
     )
 

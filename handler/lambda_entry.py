@@ -6,6 +6,7 @@ one event. Mangum runs with lifespan off so no start-up work repeats per invocat
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -15,11 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from handler.app import create_app
+from infra.settings import get_settings
 
-logger = Logger()
-metrics = Metrics()
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "letta-groups"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LettaGroups"))
 app = create_app()
-asgi_handler = Mangum(app, lifespan="off")
+asgi_handler = Mangum(app, lifespan="off", api_gateway_base_path=get_settings().api_base_path)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
             "and puts every caller in the tenant `default`."
         ),
     )
+    api_base_path: str = Field(
+        "/",
+        description=(
+            "Path prefix to strip before routing, e.g. `/prod` behind an HTTP API with a "
+            "named stage (REST APIs already strip their stage)."
+        ),
+    )
     service_version: str = "0.1.0"
 
     def tenants_by_key(self) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from core.errors import BadRequestError, InvalidInputError
 from core.ids import AgentId, BlockId
 
 ManagerType = Literal["round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime"]
@@ -96,6 +97,29 @@ ManagerConfigUpdate = Annotated[
 ]
 
 
+_MANAGER_UPDATE = TypeAdapter(ManagerConfigUpdate)
+
+
+def parse_manager_update(data: dict[str, Any], current_type: str) -> BaseModel:
+    """Validate a manager_config update for a group of `current_type`.
+
+    A missing manager_type means the group's own; a different one is a 400, since a
+    group's pattern cannot change. Field errors are 422s located under manager_config.
+    """
+    data = {"manager_type": current_type, **data}
+    if data["manager_type"] != current_type:
+        raise BadRequestError(
+            f"Cannot change manager_type from {current_type!r} to "
+            f"{data['manager_type']!r}; create a new group instead."
+        )
+    try:
+        return _MANAGER_UPDATE.validate_python(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = ("body", "manager_config", *error["loc"][1:])
+        raise InvalidInputError(error["msg"], loc) from exc
+
+
 class GroupCreate(BaseModel):
     """POST /v1/groups/."""
 
@@ -108,11 +132,16 @@ class GroupCreate(BaseModel):
 
 
 class GroupUpdate(BaseModel):
-    """PATCH /v1/groups/{id}: only fields the caller sent are applied, null included."""
+    """PATCH /v1/groups/{id}: only fields the caller sent are applied, null included.
+
+    `manager_config` is read against the group's own manager type (see
+    `parse_manager_update`): the SDK's update types make `manager_type` optional, so a
+    body like `{"max_turns": null}` must still work.
+    """
 
     agent_ids: list[AgentId] | None = None
     description: str | None = None
-    manager_config: ManagerConfigUpdate | None = None
+    manager_config: dict[str, Any] | None = None
     project_id: str | None = None
     shared_block_ids: list[BlockId] | None = None
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from core import ids
 from core.errors import BadRequestError, InvalidInputError
 from core.paging import PageRequest
 from core.ports import Clock, Store
 from core.records import AgentRecord, BlockRecord, GroupRecord
-from core.schemas.groups import Group, GroupCreate, GroupUpdate
+from core.schemas.groups import Group, GroupCreate, GroupUpdate, parse_manager_update
 from core.services.links import join_group, leave_group, share_block, unshare_block
 from core.services.unit_of_work import UnitOfWork, retry_on_conflict
 
@@ -92,12 +91,9 @@ class GroupService:
         if "agent_ids" in sent:
             record.agent_ids = list(req.agent_ids or [])
         if req.manager_config is not None:
-            _apply_manager_update(
-                record,
-                req.manager_config.model_dump(
-                    include=req.manager_config.model_fields_set | {"manager_type"}
-                ),
-            )
+            manager = parse_manager_update(req.manager_config, record.manager_type)
+            for field in manager.model_fields_set - {"manager_type"}:
+                setattr(record, field, getattr(manager, field))
         _check_shape(record)
         after = record.agent_ids_with_manager()
         for agent in uow.load_existing(AgentRecord, [a for a in before if a not in after]):
@@ -145,16 +141,6 @@ class GroupService:
         record = uow.load(GroupRecord, group_id)
         unshare_block(uow, record, uow.load(BlockRecord, block_id))
         uow.commit()
-
-
-def _apply_manager_update(record: GroupRecord, fields: dict[str, Any]) -> None:
-    if fields["manager_type"] != record.manager_type:
-        raise BadRequestError(
-            f"Cannot change manager_type from {record.manager_type!r} to "
-            f"{fields['manager_type']!r}; create a new group instead."
-        )
-    for field, value in fields.items():
-        setattr(record, field, value)
 
 
 def _check_shape(record: GroupRecord) -> None:

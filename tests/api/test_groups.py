@@ -319,3 +319,16 @@ def test_collections_answer_with_and_without_trailing_slash(api: Api, collection
             path, json={"agent_ids": [], "description": "d"}, follow_redirects=False
         )
         assert response.status_code == 200, path
+
+
+def test_manager_update_without_manager_type_uses_the_groups_own(
+    api: Api, members: list[str]
+) -> None:
+    """The SDK's update types make manager_type optional; such a body still applies."""
+    group = api.group(members, manager_config={"manager_type": "round_robin", "max_turns": 2})
+    path = f"/v1/groups/{group['id']}"
+    assert api.ok("PATCH", path, json={"manager_config": {"max_turns": 6}})["max_turns"] == 6
+    response = api.client.patch(path, json={"manager_config": {"max_turns": 0}})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "manager_config", "max_turns"]
+    assert api.ok("GET", path)["max_turns"] == 6

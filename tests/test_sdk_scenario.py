@@ -1,0 +1,131 @@
+"""The official SDK (`letta-client==1.7.0`, strict mode) against a real local server.
+
+Starts `python -m handler.local` (embedded DynamoDB, offline model) on a free port with auth on,
+waits for `GET /v1/health/`, then runs `tests/sdk/crud_scenario.py` with the SDK's own
+virtualenv (`.venv-sdk`, created by `make test`) and requires exit code 0.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SDK_PYTHON = REPO_ROOT / ".venv-sdk" / "bin" / "python"
+SCENARIO = REPO_ROOT / "tests" / "sdk" / "crud_scenario.py"
+API_KEY = "sdk-scenario-key"
+STARTUP_TIMEOUT = 30.0
+SCENARIO_TIMEOUT = 600.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_python() -> str:
+    """The service's interpreter: the one running pytest, else the repo's .venv."""
+    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
+    if Path(sys.prefix) != Path(sys.base_prefix) or not venv_python.exists():
+        return sys.executable
+    return str(venv_python)
+
+
+def _wait_for_health(base_url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last_error: object = None
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(
+                f"local server exited with code {server.returncode} before it was healthy:\n"
+                + log_path.read_text(errors="replace")[-4000:]
+            )
+        try:
+            with urllib.request.urlopen(f"{base_url}/v1/health/", timeout=2) as response:
+                if response.status == 200:
+                    return
+                last_error = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = exc
+        time.sleep(0.25)
+    pytest.fail(
+        f"local server not healthy within {STARTUP_TIMEOUT:.0f}s (last error: {last_error}):\n"
+        + log_path.read_text(errors="replace")[-4000:]
+    )
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def test_official_sdk_crud_scenario() -> None:
+    if not SDK_PYTHON.exists():
+        pytest.fail(
+            f"{SDK_PYTHON} does not exist: the official SDK lives in its own virtualenv. "
+            "Run `make test` (it creates .venv-sdk with letta-client==1.7.0) and try again."
+        )
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(PORT=str(port), HOST="127.0.0.1", API_KEYS=API_KEY, PYTHONUNBUFFERED="1")
+    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # always the embedded, throwaway DynamoDB
+
+    with tempfile.TemporaryDirectory(prefix="sdk-scenario-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [_server_python(), "-m", "handler.local"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_for_health(base_url, server, log_path)
+            scenario_env = {k: v for k, v in os.environ.items() if not k.startswith("LETTA_")}
+            try:
+                result = subprocess.run(
+                    [str(SDK_PYTHON), str(SCENARIO), "--base-url", base_url, "--api-key", API_KEY],
+                    cwd=REPO_ROOT,
+                    env=scenario_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=SCENARIO_TIMEOUT,
+                )
+            except subprocess.TimeoutExpired as exc:
+                pytest.fail(
+                    f"SDK scenario did not finish within {SCENARIO_TIMEOUT:.0f}s "
+                    f"(pagination loop?):\n{_text(exc.stdout)}\n{_text(exc.stderr)}"
+                )
+        finally:
+            _stop(server)
+        server_log = log_path.read_text(errors="replace")
+
+    assert result.returncode == 0, (
+        f"SDK scenario failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}\n"
+        f"--- server log (tail) ---\n{server_log[-4000:]}"
+    )
+    assert "0 failed" in result.stdout.splitlines()[-1], result.stdout
