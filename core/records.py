@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from core.schemas.blocks import BlockBody
+from core.schemas.groups import Group
 
 
 class Record(BaseModel):
@@ -58,26 +59,10 @@ class AgentRecord(Record):
     echoed: dict[str, Any] = Field(default_factory=dict)
 
 
-class GroupRecord(Record):
-    KIND: ClassVar[str] = "group"
+class GroupRecord(Record, Group):
+    """A group is stored exactly as it is shown, plus the record envelope."""
 
-    manager_type: str
-    agent_ids: list[str]
-    description: str
-    project_id: str | None = None
-    template_id: str | None = None
-    base_template_id: str | None = None
-    deployment_id: str | None = None
-    shared_block_ids: list[str] = Field(default_factory=list)
-    manager_agent_id: str | None = None
-    termination_token: str | None = None
-    max_turns: int | None = None
-    sleeptime_agent_frequency: int | None = None
-    turns_counter: int | None = None
-    last_processed_message_id: str | None = None
-    max_message_buffer_length: int | None = None
-    min_message_buffer_length: int | None = None
-    hidden: bool | None = None
+    KIND: ClassVar[str] = "group"
 
     def agent_ids_with_manager(self) -> list[str]:
         """Members in speaking order, then the manager if it is not one of them."""
