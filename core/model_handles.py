@@ -14,6 +14,8 @@ class Provider:
     endpoint_type: str
     """The closest value of Letta's `model_endpoint_type` enum, for the deprecated llm_config."""
     context_window: int
+    image_sources: frozenset[str] = frozenset({"url", "base64"})
+    """Which image sources the provider's API accepts in a user message."""
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -21,7 +23,7 @@ PROVIDERS: dict[str, Provider] = {
     for p in [
         Provider("openai", "openai", 128_000),
         Provider("anthropic", "anthropic", 200_000),
-        Provider("bedrock", "bedrock", 200_000),
+        Provider("bedrock", "bedrock", 200_000, frozenset({"base64"})),
         # The built-in offline model speaks the same tool-calling protocol as the others;
         # Letta's enum has no value for it, and the handle and provider_name say what it is.
         Provider("offline", "openai", 32_000),

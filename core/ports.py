@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from core.paging import PageRequest
-from core.records import Record
+from core.records import ChildRecord, Record
 
 R = TypeVar("R", bound=Record)
+C = TypeVar("C", bound=ChildRecord)
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,7 @@ class Put:
 class Delete:
     """Remove a record, failing if it changed since it was read."""
 
-    kind: type[Record]
-    id: str
+    record: Record
     expected_version: int
 
 
@@ -53,6 +53,25 @@ class Store(Protocol):
     ) -> list[R]: ...
 
     def count(self, tenant: str, kind: type[Record]) -> int: ...
+
+    def children(
+        self,
+        tenant: str,
+        kind: type[C],
+        parent_id: str,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        newest_first: bool = False,
+    ) -> list[C]:
+        """Child records of one parent by `seq`, strictly between the bounds, nearest
+        first in the direction read (newest_first reads backwards from `before_seq`)."""
+        ...
+
+    def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
+        """A child record by its id alone (cursors name messages by id)."""
+        ...
 
     def write(self, tenant: str, changes: Sequence[Change]) -> None: ...
 

@@ -55,6 +55,13 @@ class AgentRecord(Record):
     metadata: dict[str, Any] | None = None
     group_ids: list[str] = Field(default_factory=list)
     managed_group_ids: list[str] = Field(default_factory=list)
+    # Conversation state: messages are children numbered from 1; those before
+    # `context_start_seq` were summarised into `summary` and leave the model's context.
+    next_message_seq: int = 1
+    context_start_seq: int = 1
+    summary: str | None = None
+    pending_approval_id: str | None = None
+    """The assistant message whose tool calls wait for a human decision."""
     # Fields stored only to be echoed back: they change nothing in this service yet.
     echoed: dict[str, Any] = Field(default_factory=dict)
 
@@ -70,3 +77,46 @@ class GroupRecord(Record, Group):
         if self.manager_agent_id and self.manager_agent_id not in ids:
             ids.append(self.manager_agent_id)
         return ids
+
+
+class ChildRecord(Record):
+    """A record that lives in order under a parent (an agent's messages, a group's
+    transcript): `seq` is its position, unique and increasing within the parent."""
+
+    PARENT_KIND: ClassVar[str]
+
+    parent_id: str
+    seq: int
+
+
+class MessageRecord(ChildRecord):
+    """One stored message of an agent's conversation, in provider-neutral form.
+
+    An assistant message holds one model step: its reasoning, text and tool calls. It is
+    rendered to several typed Letta messages (reasoning, tool call, assistant) that share
+    its id, as Letta does.
+    """
+
+    KIND: ClassVar[str] = "message"
+    PARENT_KIND: ClassVar[str] = "agent"
+
+    role: str
+    """system, user, assistant, tool, approval or summary."""
+    text: str | None = None
+    content: list[dict[str, Any]] | None = None
+    """User content parts (text and images) when the input was not plain text."""
+    reasoning: dict[str, Any] | None = None
+    tool_calls: list[dict[str, str]] = Field(default_factory=list)
+    approval_requested: bool = False
+    """The tool calls wait for a human decision (rendered as an approval request)."""
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    tool_status: str | None = None
+    approvals: list[dict[str, Any]] | None = None
+    name: str | None = None
+    sender_id: str | None = None
+    otid: str | None = None
+    step_id: str | None = None
+    run_id: str | None = None
+    group_id: str | None = None
+    is_err: bool | None = None

@@ -7,12 +7,16 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config
 
+from core.llm import ModelClient
 from core.ports import Clock, Store
+from core.runtime.agent_loop import AgentLoop
+from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
 from core.services.blocks import BlockService
 from core.services.groups import GroupService
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore
+from infra.providers.router import ModelRouter
 from infra.settings import Settings
 
 
@@ -24,6 +28,7 @@ class Services:
     agents: AgentService
     blocks: BlockService
     groups: GroupService
+    agent_messages: AgentMessageService
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -37,13 +42,18 @@ def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are unt
 
 
 def build_services(
-    settings: Settings, store: Store | None = None, clock: Clock | None = None
+    settings: Settings,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    model: ModelClient | None = None,
 ) -> Services:
     store = store or DynamoDBStore(dynamodb_client(settings), settings.table_name)
     clock = clock or SystemClock()
+    loop = AgentLoop(store, clock, model or ModelRouter(settings))
     return Services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),
         blocks=BlockService(store, clock),
         groups=GroupService(store, clock),
+        agent_messages=AgentMessageService(store, clock, loop),
     )

@@ -2,8 +2,12 @@
 
 Item layout:
   record   PK=T#<tenant>#<kind>#<id>  SK=#       GSI1PK=T#<tenant>#<kind>  GSI1SK=<created>#<id>
+  child    PK=<parent's PK>  SK=<kind>#<seq, 12 digits>  GSI1PK=T#<tenant>#<kind>#<id>  GSI1SK=#
 The record itself is the JSON document in `doc`; `version` backs optimistic writes. GSI1
-lists one kind of record per tenant in creation order, which is what every list route pages.
+lists one kind of record per tenant in creation order, which is what every list route pages,
+and finds a child (a message) by its id alone, which is what message cursors need. Children
+sit in their parent's partition in order, so reading the newest N is one query whatever the
+length of the history.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from botocore.exceptions import ClientError
 from core.errors import ConcurrentModificationError
 from core.paging import PageRequest, unknown_cursor
 from core.ports import Change, Delete, Put
-from core.records import Record
+from core.records import ChildRecord, Record
 
 R = TypeVar("R", bound=Record)
+C = TypeVar("C", bound=ChildRecord)
 
 RECORD_SK = "#"
 GSI1 = "GSI1"
@@ -32,6 +37,10 @@ def record_pk(tenant: str, kind: str, record_id: str) -> str:
 
 def listing_pk(tenant: str, kind: str) -> str:
     return f"T#{tenant}#{kind}"
+
+
+def child_sk(kind: str, seq: int) -> str:
+    return f"{kind}#{seq:012d}"
 
 
 def listing_sk(record: Record) -> str:
@@ -111,6 +120,56 @@ class DynamoDBStore:
             if not start_key:
                 return total
 
+    def children(
+        self,
+        tenant: str,
+        kind: type[C],
+        parent_id: str,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        newest_first: bool = False,
+    ) -> list[C]:
+        low = child_sk(kind.KIND, (after_seq or 0) + 1)
+        high = child_sk(kind.KIND, before_seq - 1) if before_seq is not None else f"{kind.KIND}#~"
+        if low > high:
+            return []
+        found: list[C] = []
+        start_key = None
+        while len(found) < limit:
+            args: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": record_pk(tenant, kind.PARENT_KIND, parent_id)},
+                    ":low": {"S": low},
+                    ":high": {"S": high},
+                },
+                "ScanIndexForward": not newest_first,
+                "Limit": limit - len(found),
+                "ConsistentRead": True,
+            }
+            if start_key:
+                args["ExclusiveStartKey"] = start_key
+            answer = self._client.query(**args)
+            found.extend(kind.model_validate_json(i["doc"]["S"]) for i in answer.get("Items", []))
+            start_key = answer.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        return found
+
+    def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
+        answer = self._client.query(
+            TableName=self._table,
+            IndexName=GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"T#{tenant}#{kind.KIND}#{child_id}"}},
+            Limit=1,
+        )
+        items = answer.get("Items", [])
+        return kind.model_validate_json(items[0]["doc"]["S"]) if items else None
+
     # -- writes --------------------------------------------------------------------------
 
     def write(self, tenant: str, changes: Sequence[Change]) -> None:
@@ -138,6 +197,25 @@ class DynamoDBStore:
 
     def _key(self, tenant: str, kind: str, record_id: str) -> dict[str, Any]:
         return {"PK": {"S": record_pk(tenant, kind, record_id)}, "SK": {"S": RECORD_SK}}
+
+    def _record_key(self, tenant: str, record: Record) -> dict[str, Any]:
+        if isinstance(record, ChildRecord):
+            return {
+                "PK": {"S": record_pk(tenant, record.PARENT_KIND, record.parent_id)},
+                "SK": {"S": child_sk(record.KIND, record.seq)},
+            }
+        return self._key(tenant, record.KIND, record.id)
+
+    def _index_keys(self, tenant: str, record: Record) -> dict[str, Any]:
+        if isinstance(record, ChildRecord):
+            return {
+                "GSI1PK": {"S": f"T#{tenant}#{record.KIND}#{record.id}"},
+                "GSI1SK": {"S": RECORD_SK},
+            }
+        return {
+            "GSI1PK": {"S": listing_pk(tenant, record.KIND)},
+            "GSI1SK": {"S": listing_sk(record)},
+        }
 
     def _get_item(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
         answer = self._client.get_item(
@@ -186,7 +264,7 @@ class DynamoDBStore:
             return {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": self._key(tenant, change.kind.KIND, change.id),
+                    "Key": self._record_key(tenant, change.record),
                     "ConditionExpression": "version = :expected",
                     "ExpressionAttributeValues": {":expected": {"N": str(change.expected_version)}},
                 }
@@ -194,9 +272,8 @@ class DynamoDBStore:
         assert isinstance(change, Put)
         record = change.record
         item = {
-            **self._key(tenant, record.KIND, record.id),
-            "GSI1PK": {"S": listing_pk(tenant, record.KIND)},
-            "GSI1SK": {"S": listing_sk(record)},
+            **self._record_key(tenant, record),
+            **self._index_keys(tenant, record),
             "kind": {"S": record.KIND},
             "version": {"N": str(record.version)},
             "doc": {"S": record.model_dump_json()},

@@ -35,6 +35,22 @@ class Settings(BaseSettings):
             "named stage (REST APIs already strip their stage)."
         ),
     )
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="Base URL of the OpenAI-compatible server for `openai/...` models "
+        "(vLLM, Ollama, LM Studio: their /v1 URL).",
+    )
+    openai_api_key: str | None = None
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_api_key: str | None = None
+    bedrock_region: str | None = Field(None, description="Region for Bedrock; AWS_REGION if unset.")
+    model_timeout_s: float = Field(60.0, description="Timeout of one model call.")
+    model_retry_budget_s: float = Field(
+        30.0, description="Time all retries of one model call may take together."
+    )
+    offline_model_latency_ms: int = Field(
+        0, ge=0, description="Delay added to every offline model call (for tests, benchmarks)."
+    )
     service_version: str = "0.1.0"
 
     def tenants_by_key(self) -> dict[str, str]:

@@ -36,6 +36,8 @@ EXPECTED_ROUTES = {
     ("PATCH", "/v1/agents/{agent_id}"),
     ("DELETE", "/v1/agents/{agent_id}"),
     ("GET", "/v1/agents/{agent_id}/groups"),
+    ("POST", "/v1/agents/{agent_id}/messages"),
+    ("GET", "/v1/agents/{agent_id}/messages"),
     ("POST", "/v1/blocks"),
     ("GET", "/v1/blocks"),
     ("GET", "/v1/blocks/{block_id}"),

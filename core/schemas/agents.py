@@ -33,7 +33,6 @@ StopReasonType = Literal[
     "no_tool_call",
     "tool_rule",
     "cancelled",
-    "insufficient_credits",
     "requires_approval",
     "context_window_overflow_in_system_prompt",
 ]

@@ -91,9 +91,7 @@ class UnitOfWork:
             record.version = expected + 1
             record.updated_at = now
             changes.append(Put(record, expected))
-        changes.extend(
-            Delete(type(r), r.id, self._versions[key]) for key, r in self._removed.items()
-        )
+        changes.extend(Delete(r, self._versions[key]) for key, r in self._removed.items())
         if len(changes) > MAX_CHANGES_PER_WRITE:
             raise BadRequestError(
                 f"This change touches {len(changes)} records; at most {MAX_CHANGES_PER_WRITE} "

@@ -6,9 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from core.errors import BadRequestError
 from core.paging import PageRequest
+from core.runtime.rendering import RenderOptions
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
 from core.schemas.groups import Group
+from core.schemas.messages import LettaMessage, LettaResponse, LettaStreamingRequest
 from core.services.agents import AgentFilter
 from handler.deps import AgentIdPath, ServicesDep, TenantDep, page_params
 from handler.routing import collection
@@ -77,3 +80,32 @@ def list_groups_for_agent(
     manager_type: str | None = None,
 ) -> list[Group]:
     return services.agents.list_groups(tenant, agent_id, page, manager_type)
+
+
+@router.post(
+    "/{agent_id}/messages", response_model=LettaResponse, response_model_exclude_none=False
+)
+def send_message(
+    agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
+) -> LettaResponse:
+    if body.streaming:
+        raise BadRequestError("Streaming is not offered on this route yet; send streaming=false.")
+    return services.agent_messages.send(tenant, agent_id, body)
+
+
+@router.get("/{agent_id}/messages", response_model=list[LettaMessage])
+def list_messages(
+    agent_id: AgentIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(100, "desc"))],
+    use_assistant_message: bool = True,
+    assistant_message_tool_name: str = "send_message",
+    assistant_message_tool_kwarg: str = "message",
+) -> list:
+    options = RenderOptions(
+        use_assistant_message=use_assistant_message,
+        assistant_message_tool_name=assistant_message_tool_name,
+        assistant_message_tool_kwarg=assistant_message_tool_kwarg,
+    )
+    return services.agent_messages.list(tenant, agent_id, page, options)

@@ -156,6 +156,14 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/v1/agents/{agent_id}/groups"): lambda c, w: c.get(
         f"/v1/agents/{w.alice['id']}/groups"
     ),
+    ("POST", "/v1/agents/{agent_id}/messages"): lambda c, w: c.post(
+        f"/v1/agents/{w.boss['id']}/messages",
+        json={"input": "remember that the launch is on Friday", "use_assistant_message": False},
+    ),
+    ("GET", "/v1/agents/{agent_id}/messages"): lambda c, w: (
+        c.post(f"/v1/agents/{w.alice['id']}/messages", json={"input": "hi, remember me"}),
+        c.get(f"/v1/agents/{w.alice['id']}/messages"),
+    )[1],
     ("POST", "/v1/blocks/"): lambda c, w: c.post(
         "/v1/blocks/",
         json={"label": "notes", "value": "x", "limit": 100, "metadata": {"a": 1}, "tags": ["t"]},

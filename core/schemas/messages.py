@@ -1,0 +1,369 @@
+"""Wire models of messages: request bodies of the send routes, the typed Letta messages
+responses are made of, stop reasons and usage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_serializer, model_validator
+
+from core.schemas.agents import StopReasonType
+
+MessageType = Literal[
+    "system_message",
+    "user_message",
+    "assistant_message",
+    "reasoning_message",
+    "hidden_reasoning_message",
+    "tool_call_message",
+    "tool_return_message",
+    "approval_request_message",
+    "approval_response_message",
+]
+
+# -- content parts ----------------------------------------------------------------------
+
+
+class TextContent(BaseModel):
+    type: Literal["text"] = "text"
+    text: str
+    signature: str | None = None
+
+
+class UrlImage(BaseModel):
+    type: Literal["url"] = "url"
+    url: str
+
+
+class Base64Image(BaseModel):
+    type: Literal["base64"] = "base64"
+    data: str
+    media_type: str
+    detail: str | None = None
+
+
+class LettaImage(BaseModel):
+    type: Literal["letta"] = "letta"
+    file_id: str
+    data: str | None = None
+    media_type: str | None = None
+    detail: str | None = None
+
+
+ImageSource = Annotated[UrlImage | Base64Image | LettaImage, Field(discriminator="type")]
+
+
+class ImageContent(BaseModel):
+    type: Literal["image"] = "image"
+    source: ImageSource
+
+
+class ToolCallContent(BaseModel):
+    type: Literal["tool_call"] = "tool_call"
+    id: str
+    name: str
+    input: dict[str, Any]
+    signature: str | None = None
+
+
+class ToolReturnContent(BaseModel):
+    type: Literal["tool_return"] = "tool_return"
+    tool_call_id: str
+    content: str
+    is_error: bool
+
+
+class ReasoningContent(BaseModel):
+    type: Literal["reasoning"] = "reasoning"
+    is_native: bool
+    reasoning: str
+    signature: str | None = None
+
+
+class RedactedReasoningContent(BaseModel):
+    type: Literal["redacted_reasoning"] = "redacted_reasoning"
+    data: str
+
+
+class OmittedReasoningContent(BaseModel):
+    type: Literal["omitted_reasoning"] = "omitted_reasoning"
+    signature: str | None = None
+
+
+class SummarizedReasoningPart(BaseModel):
+    index: int
+    text: str
+
+
+class SummarizedReasoningContent(BaseModel):
+    type: Literal["summarized_reasoning"] = "summarized_reasoning"
+    id: str
+    summary: list[SummarizedReasoningPart]
+    encrypted_content: str | None = None
+
+
+ContentPart = Annotated[
+    TextContent
+    | ImageContent
+    | ToolCallContent
+    | ToolReturnContent
+    | ReasoningContent
+    | RedactedReasoningContent
+    | OmittedReasoningContent
+    | SummarizedReasoningContent,
+    Field(discriminator="type"),
+]
+UserContentPart = Annotated[TextContent | ImageContent, Field(discriminator="type")]
+
+# -- request bodies ---------------------------------------------------------------------
+
+
+class MessageCreate(BaseModel):
+    type: Literal["message"] | None = "message"
+    role: Literal["user", "system", "assistant"]
+    content: str | list[ContentPart]
+    name: str | None = None
+    otid: str | None = None
+    sender_id: str | None = None
+    batch_item_id: str | None = None
+    group_id: str | None = None
+
+
+class ApprovalDecision(BaseModel):
+    type: Literal["approval"] = "approval"
+    tool_call_id: str
+    approve: bool
+    reason: str | None = None
+
+
+class ToolReturn(BaseModel):
+    type: Literal["tool"] = "tool"
+    tool_call_id: str
+    status: Literal["success", "error"]
+    tool_return: str
+    stdout: list[str] | None = None
+    stderr: list[str] | None = None
+
+
+Approval = Annotated[ApprovalDecision | ToolReturn, Field(discriminator="type")]
+
+
+class ApprovalCreate(BaseModel):
+    type: Literal["approval"] = "approval"
+    approvals: list[Approval] | None = None
+    approve: bool | None = None
+    approval_request_id: str | None = None
+    reason: str | None = None
+    group_id: str | None = None
+
+
+def _is_approval(item: Any) -> bool:
+    if isinstance(item, dict):
+        return item.get("type") == "approval" or (
+            "role" not in item and ("approvals" in item or "approve" in item)
+        )
+    return isinstance(item, ApprovalCreate)
+
+
+class LettaRequest(BaseModel):
+    """Body of the send routes: exactly one of `messages` or `input`."""
+
+    messages: list[MessageCreate | ApprovalCreate] | None = None
+    input: str | list[ContentPart] | None = None
+    max_steps: int = Field(50, ge=1, le=1000)
+    use_assistant_message: bool = True
+    assistant_message_tool_name: str = "send_message"
+    assistant_message_tool_kwarg: str = "message"
+    include_return_message_types: list[MessageType] | None = None
+    enable_thinking: bool | str = True
+    override_model: str | None = None
+    include_compaction_messages: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tell_message_kinds_apart(cls, data: Any) -> Any:
+        """Items are MessageCreate or ApprovalCreate, told apart by `type` or by fields."""
+        if isinstance(data, dict) and isinstance(data.get("messages"), list):
+            data = dict(data)
+            data["messages"] = [
+                ApprovalCreate.model_validate(item)
+                if _is_approval(item) and isinstance(item, dict)
+                else item
+                for item in data["messages"]
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> LettaRequest:
+        if (self.messages is None) == (self.input is None):
+            raise ValueError("Provide exactly one of 'messages' or 'input'.")
+        if self.messages is not None and not self.messages:
+            raise ValueError("'messages' must not be empty.")
+        return self
+
+    @property
+    def thinking_enabled(self) -> bool:
+        value = self.enable_thinking
+        return value if isinstance(value, bool) else value.strip().lower() not in {"false", "0"}
+
+    def as_messages(self) -> list[MessageCreate | ApprovalCreate]:
+        """`input` is sugar for one user message."""
+        if self.messages is not None:
+            return self.messages
+        return [MessageCreate(role="user", content=self.input or "")]
+
+
+class LettaStreamingRequest(LettaRequest):
+    streaming: bool = False
+    stream_tokens: bool = False
+    include_pings: bool = False
+    background: bool = False
+
+
+# -- typed Letta messages ---------------------------------------------------------------
+
+
+class LettaMessageBase(BaseModel):
+    id: str
+    date: datetime
+    name: str | None = None
+    otid: str | None = None
+    sender_id: str | None = None
+    step_id: str | None = None
+    is_err: bool | None = None
+    seq_id: int | None = None
+    run_id: str | None = None
+
+    @field_serializer("date")
+    def _iso(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class SystemMessage(LettaMessageBase):
+    message_type: Literal["system_message"] = "system_message"
+    content: str
+
+
+class UserMessage(LettaMessageBase):
+    message_type: Literal["user_message"] = "user_message"
+    content: str | list[UserContentPart]
+
+
+class ReasoningMessage(LettaMessageBase):
+    message_type: Literal["reasoning_message"] = "reasoning_message"
+    source: Literal["reasoner_model", "non_reasoner_model"] = "non_reasoner_model"
+    reasoning: str
+    signature: str | None = None
+
+
+class HiddenReasoningMessage(LettaMessageBase):
+    message_type: Literal["hidden_reasoning_message"] = "hidden_reasoning_message"
+    state: Literal["redacted", "omitted"]
+    hidden_reasoning: str | None = None
+
+
+class ToolCallWire(BaseModel):
+    name: str
+    arguments: str
+    tool_call_id: str
+
+
+class ToolCallMessage(LettaMessageBase):
+    message_type: Literal["tool_call_message"] = "tool_call_message"
+    tool_call: ToolCallWire
+    tool_calls: list[ToolCallWire] | None = None
+
+
+class ToolReturnMessage(LettaMessageBase):
+    message_type: Literal["tool_return_message"] = "tool_return_message"
+    tool_return: str
+    status: Literal["success", "error"]
+    tool_call_id: str
+    stdout: list[str] | None = None
+    stderr: list[str] | None = None
+    tool_returns: list[ToolReturn] | None = None
+
+
+class AssistantMessage(LettaMessageBase):
+    message_type: Literal["assistant_message"] = "assistant_message"
+    content: str | list[TextContent]
+
+
+class ApprovalRequestMessage(LettaMessageBase):
+    message_type: Literal["approval_request_message"] = "approval_request_message"
+    tool_call: ToolCallWire
+    tool_calls: list[ToolCallWire] | None = None
+
+
+class ApprovalResponseMessage(LettaMessageBase):
+    message_type: Literal["approval_response_message"] = "approval_response_message"
+    approvals: list[Approval] | None = None
+    approve: bool | None = None
+    approval_request_id: str | None = None
+    reason: str | None = None
+
+
+class SummaryMessage(LettaMessageBase):
+    message_type: Literal["summary_message"] = "summary_message"
+    summary: str
+    compaction_stats: dict[str, Any] | None = None
+
+
+class EventMessage(LettaMessageBase):
+    message_type: Literal["event_message"] = "event_message"
+    event_type: Literal["compaction"] = "compaction"
+    event_data: dict[str, Any]
+
+
+LettaMessage = Annotated[
+    SystemMessage
+    | UserMessage
+    | ReasoningMessage
+    | HiddenReasoningMessage
+    | ToolCallMessage
+    | ToolReturnMessage
+    | AssistantMessage
+    | ApprovalRequestMessage
+    | ApprovalResponseMessage
+    | SummaryMessage
+    | EventMessage,
+    Field(discriminator="message_type"),
+]
+
+# -- response envelope ------------------------------------------------------------------
+
+
+class LettaStopReason(BaseModel):
+    message_type: Literal["stop_reason"] = "stop_reason"
+    stop_reason: StopReasonType
+
+
+class AgentUsage(BaseModel):
+    """One agent's share of a request's usage (`usage.by_agent`, our addition)."""
+
+    agent_id: str
+    name: str
+    step_count: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class LettaUsageStatistics(BaseModel):
+    message_type: Literal["usage_statistics"] = "usage_statistics"
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    total_tokens: int = 0
+    step_count: int = 0
+    run_ids: list[str] | None = None
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    by_agent: list[AgentUsage] | None = None
+
+
+class LettaResponse(BaseModel):
+    messages: list[LettaMessage]
+    stop_reason: LettaStopReason
+    usage: LettaUsageStatistics

@@ -1,0 +1,84 @@
+"""One-agent messaging: POST and GET /v1/agents/{agent_id}/messages."""
+
+from __future__ import annotations
+
+from core.errors import BadRequestError, ConflictError, NotFoundError
+from core.paging import PageRequest
+from core.ports import Clock, Store
+from core.records import AgentRecord, MessageRecord
+from core.runtime.agent_loop import AgentLoop, TurnOptions
+from core.runtime.inputs import input_records
+from core.runtime.rendering import RenderOptions, render
+from core.runtime.usage import RequestUsage
+from core.schemas.messages import (
+    ApprovalCreate,
+    LettaMessageBase,
+    LettaRequest,
+    LettaResponse,
+    LettaStopReason,
+    MessageCreate,
+)
+from core.services.message_pages import page_of_children
+
+
+def render_options(req: LettaRequest) -> RenderOptions:
+    return RenderOptions(
+        use_assistant_message=req.use_assistant_message,
+        assistant_message_tool_name=req.assistant_message_tool_name,
+        assistant_message_tool_kwarg=req.assistant_message_tool_kwarg,
+        include_return_message_types=(
+            tuple(req.include_return_message_types)
+            if req.include_return_message_types is not None
+            else None
+        ),
+        include_compaction_messages=req.include_compaction_messages,
+    )
+
+
+class AgentMessageService:
+    def __init__(self, store: Store, clock: Clock, loop: AgentLoop) -> None:
+        self._store = store
+        self._clock = clock
+        self._loop = loop
+
+    def send(self, tenant: str, agent_id: str, req: LettaRequest) -> LettaResponse:
+        agent = self._store.get(tenant, AgentRecord, agent_id)
+        if agent is None:
+            raise NotFoundError(f"Agent not found: {agent_id}")
+        items = req.as_messages()
+        approvals = [m for m in items if isinstance(m, ApprovalCreate)]
+        options = TurnOptions(
+            max_steps=req.max_steps,
+            enable_thinking=req.thinking_enabled,
+            override_model=req.override_model,
+        )
+        if approvals:
+            if len(items) != 1:
+                raise BadRequestError("An approval must be sent alone, as the only message.")
+            prelude = self._loop.approval_records(tenant, agent, approvals[0], options)
+        else:
+            if agent.pending_approval_id is not None:
+                raise ConflictError(
+                    f"Agent {agent_id} is waiting for a decision on the tool call(s) of "
+                    f"message {agent.pending_approval_id}; send an approval first."
+                )
+            creates = [m for m in items if isinstance(m, MessageCreate)]
+            prelude = input_records(creates, req.override_model or agent.model, self._clock)
+        result = self._loop.run(tenant, agent_id, prelude, options)
+        usage = RequestUsage()
+        usage.by_agent[agent_id] = result.usage
+        own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
+        produced = [r for r in result.messages if r.id not in own_inputs]
+        return LettaResponse(
+            messages=render(produced, render_options(req)),
+            stop_reason=LettaStopReason(stop_reason=result.stop_reason),
+            usage=usage.to_wire(),
+        )
+
+    def list(
+        self, tenant: str, agent_id: str, page: PageRequest, options: RenderOptions
+    ) -> list[LettaMessageBase]:
+        if self._store.get(tenant, AgentRecord, agent_id) is None:
+            raise NotFoundError(f"Agent not found: {agent_id}")
+        records = page_of_children(self._store, tenant, MessageRecord, agent_id, page)
+        return render(records, options)

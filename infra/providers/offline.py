@@ -1,0 +1,156 @@
+"""The built-in offline model: deterministic, no network, no key.
+
+It plays every role well enough for the whole service to run and demo offline: it names
+itself and quotes the latest message it received, thinks aloud each turn, answers through
+send_message when the agent type needs it, stores facts when told to remember something,
+broadcasts as a supervisor, picks a speaker as a dynamic manager and writes what it learned
+into memory as a sleeptime agent. The same request always gets the same response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+
+from core.llm import ChatMessage, ChatRequest, ChatResponse, Reasoning, ToolCall, Usage
+
+_BLOCK_LABEL = re.compile(
+    r"^<([A-Za-z0-9_/\-]+) chars_current=\"\d+\" chars_limit=\"\d+\"(?!.*read_only)", re.M
+)
+_MEMORY_TOOLS = ("core_memory_append", "memory_insert")
+_QUOTE_LIMIT = 200
+
+
+class OfflineModel:
+    def __init__(self, latency_ms: int = 0) -> None:
+        self._latency_s = latency_ms / 1000
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        if self._latency_s:
+            time.sleep(self._latency_s)
+        name = str(request.metadata.get("agent_name") or "agent")
+        tools = {t.name for t in request.tools}
+        role = request.metadata.get("role")
+        latest = _latest_input(request.messages)
+        this_turn = _since_last_input(request.messages)
+        used = {m.tool_name for m in this_turn if m.role == "tool"}
+        if role == "summarizer":
+            return self._answer(request, f"Summary: {_quote(latest, 1500)}", None)
+        if role == "dynamic_manager":
+            candidates = list(request.metadata.get("candidates") or [])
+            choice = candidates[_stable_index(latest, len(candidates))] if candidates else ""
+            return self._answer(request, choice, f"{name} picks the next speaker: {choice}.")
+        thought = f"{name} reads the latest message and decides how to answer."
+        if "send_message_to_all_agents_in_group" in tools and not this_turn_called(
+            this_turn, "send_message_to_all_agents_in_group"
+        ):
+            return self._call(
+                request, thought, "send_message_to_all_agents_in_group", {"message": latest}
+            )
+        writable = _writable_labels(request.system)
+        memory_tool = next((t for t in _MEMORY_TOOLS if t in tools), None)
+        wants_memory = request.metadata.get("agent_type") in (
+            "sleeptime_agent",
+            "voice_sleeptime_agent",
+        )
+        wants_memory = wants_memory or "remember" in latest.lower()
+        if wants_memory and memory_tool and writable and not used & set(_MEMORY_TOOLS):
+            label = "human" if "human" in writable else writable[0]
+            fact = f"Learned: {_quote(latest, _QUOTE_LIMIT)}"
+            args = (
+                {"label": label, "content": fact}
+                if memory_tool == "core_memory_append"
+                else {"label": label, "new_str": fact}
+            )
+            return self._call(
+                request, f"{name} stores what it learned in {label!r}.", memory_tool, args
+            )
+        if (
+            this_turn
+            and this_turn[-1].role == "tool"
+            and this_turn[-1].tool_name == ("send_message_to_all_agents_in_group")
+        ):
+            reply = f"{name} gathered the team's answers: {this_turn[-1].text}"
+        else:
+            reply = f'{name} here. You said: "{_quote(latest, _QUOTE_LIMIT)}"'
+        if "send_message" in tools and request.metadata.get("agent_type") in (
+            "memgpt_agent",
+            "memgpt_v2_agent",
+            "voice_convo_agent",
+        ):
+            return self._call(request, thought, "send_message", {"message": reply})
+        return self._answer(request, reply, thought)
+
+    # -- responses -----------------------------------------------------------------------
+
+    def _answer(self, request: ChatRequest, text: str, thought: str | None) -> ChatResponse:
+        reasoning = Reasoning(text=thought, native=False) if thought else None
+        return ChatResponse(
+            text=text,
+            reasoning=reasoning,
+            usage=_usage(request, text + (thought or "")),
+            finish_reason="stop",
+        )
+
+    def _call(
+        self, request: ChatRequest, thought: str, tool: str, arguments: dict[str, object]
+    ) -> ChatResponse:
+        payload = json.dumps(arguments, sort_keys=True)
+        digest = hashlib.sha256(f"{_fingerprint(request)}|{tool}|{payload}".encode()).hexdigest()
+        return ChatResponse(
+            text=None,
+            reasoning=Reasoning(text=thought, native=False),
+            tool_calls=(ToolCall(id=f"call_{digest[:24]}", name=tool, arguments=payload),),
+            usage=_usage(request, thought + payload),
+            finish_reason="tool_calls",
+        )
+
+
+def this_turn_called(messages: list[ChatMessage], tool: str) -> bool:
+    return any(m.role == "tool" and m.tool_name == tool for m in messages)
+
+
+def _latest_input(messages: tuple[ChatMessage, ...]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.text or "(an image)"
+    return ""
+
+
+def _since_last_input(messages: tuple[ChatMessage, ...]) -> list[ChatMessage]:
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "user":
+            return list(messages[index + 1 :])
+    return list(messages)
+
+
+def _writable_labels(system: str) -> list[str]:
+    return _BLOCK_LABEL.findall(system)
+
+
+def _quote(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _stable_index(text: str, size: int) -> int:
+    if size <= 1:
+        return 0
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16) % size
+
+
+def _fingerprint(request: ChatRequest) -> str:
+    parts = [request.system, *(f"{m.role}:{m.text}:{m.tool_call_id}" for m in request.messages)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _tokens(text: str) -> int:
+    return len(text) // 4 + 1
+
+
+def _usage(request: ChatRequest, output: str) -> Usage:
+    prompt = _tokens(request.system) + sum(_tokens(m.text or "") + 4 for m in request.messages)
+    prompt += sum(_tokens(json.dumps(t.parameters)) for t in request.tools)
+    return Usage(prompt_tokens=prompt, completion_tokens=_tokens(output))
