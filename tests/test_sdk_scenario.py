@@ -15,13 +15,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.sdk.fake_openai import FakeOpenAI
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SDK_PYTHON = REPO_ROOT / ".venv-sdk" / "bin" / "python"
 SCENARIO = REPO_ROOT / "tests" / "sdk" / "crud_scenario.py"
+MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -80,20 +85,34 @@ def _stop(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
-def test_official_sdk_crud_scenario() -> None:
+@dataclass
+class LocalServer:
+    base_url: str
+    log_path: Path
+    openai: FakeOpenAI
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[LocalServer]:
+    """`python -m handler.local` with auth on and `openai/...` models sent to a fake server."""
     if not SDK_PYTHON.exists():
         pytest.fail(
             f"{SDK_PYTHON} does not exist: the official SDK lives in its own virtualenv. "
             "Run `make test` (it creates .venv-sdk with letta-client==1.7.0) and try again."
         )
-
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(PORT=str(port), HOST="127.0.0.1", API_KEYS=API_KEY, PYTHONUNBUFFERED="1")
-    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # always the embedded, throwaway DynamoDB
-
-    with tempfile.TemporaryDirectory(prefix="sdk-scenario-") as tmp:
+    with FakeOpenAI() as openai, tempfile.TemporaryDirectory(prefix="sdk-scenario-") as tmp:
+        env = dict(os.environ)
+        env.update(
+            PORT=str(port),
+            HOST="127.0.0.1",
+            API_KEYS=API_KEY,
+            PYTHONUNBUFFERED="1",
+            OPENAI_BASE_URL=openai.base_url,
+            OPENAI_API_KEY="sk-fake",
+        )
+        env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # always the embedded, throwaway DynamoDB
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(
@@ -105,27 +124,43 @@ def test_official_sdk_crud_scenario() -> None:
             )
         try:
             _wait_for_health(base_url, server, log_path)
-            scenario_env = {k: v for k, v in os.environ.items() if not k.startswith("LETTA_")}
-            try:
-                result = subprocess.run(
-                    [str(SDK_PYTHON), str(SCENARIO), "--base-url", base_url, "--api-key", API_KEY],
-                    cwd=REPO_ROOT,
-                    env=scenario_env,
-                    capture_output=True,
-                    text=True,
-                    timeout=SCENARIO_TIMEOUT,
-                )
-            except subprocess.TimeoutExpired as exc:
-                pytest.fail(
-                    f"SDK scenario did not finish within {SCENARIO_TIMEOUT:.0f}s "
-                    f"(pagination loop?):\n{_text(exc.stdout)}\n{_text(exc.stderr)}"
-                )
+            yield LocalServer(base_url, log_path, openai)
         finally:
             _stop(server)
-        server_log = log_path.read_text(errors="replace")
 
+
+def _run_scenario(server: LocalServer, script: Path, *extra: str) -> str:
+    scenario_env = {k: v for k, v in os.environ.items() if not k.startswith("LETTA_")}
+    command = [str(SDK_PYTHON), str(script), "--base-url", server.base_url, "--api-key", API_KEY]
+    try:
+        result = subprocess.run(
+            [*command, *extra],
+            cwd=REPO_ROOT,
+            env=scenario_env,
+            capture_output=True,
+            text=True,
+            timeout=SCENARIO_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"SDK scenario did not finish within {SCENARIO_TIMEOUT:.0f}s "
+            f"(pagination loop?):\n{_text(exc.stdout)}\n{_text(exc.stderr)}"
+        )
+    server_log = server.log_path.read_text(errors="replace")
     assert result.returncode == 0, (
         f"SDK scenario failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}\n"
         f"--- server log (tail) ---\n{server_log[-4000:]}"
     )
     assert "0 failed" in result.stdout.splitlines()[-1], result.stdout
+    return result.stdout
+
+
+def test_official_sdk_crud_scenario(local_server: LocalServer) -> None:
+    _run_scenario(local_server, SCENARIO)
+
+
+def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None:
+    _run_scenario(local_server, MESSAGES_SCENARIO, "--openai-model", "openai/fake-model")
+    sent = [r for r in local_server.openai.requests if r["model"] == "fake-model"]
+    assert sent, "the openai/... agent never reached the OpenAI-compatible server"
+    assert any("what is the plan?" in str(m.get("content")) for r in sent for m in r["messages"])

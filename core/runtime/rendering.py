@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.paging import PageRequest
 from core.records import MessageRecord
 from core.runtime.agent_loop import tool_call_arguments
 from core.schemas.messages import (
@@ -38,6 +39,16 @@ def render(records: list[MessageRecord], options: RenderOptions) -> list[LettaMe
     if wanted is not None:
         messages = [m for m in messages if m.message_type in wanted]  # type: ignore[attr-defined]
     return messages
+
+
+def render_page(
+    records: list[MessageRecord], page: PageRequest, options: RenderOptions
+) -> list[LettaMessageBase]:
+    """A listing page: newest-first pages are reversed message by message, so the parts of
+    one stored message (reasoning, then reply) also come newest first."""
+    if page.order == "asc":
+        return render(records, options)
+    return list(reversed(render(list(reversed(records)), options)))
 
 
 def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessageBase]:

@@ -8,7 +8,7 @@ from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.inputs import input_records
-from core.runtime.rendering import RenderOptions, render
+from core.runtime.rendering import RenderOptions, render, render_page
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import (
     ApprovalCreate,
@@ -81,4 +81,4 @@ class AgentMessageService:
         if self._store.get(tenant, AgentRecord, agent_id) is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
         records = page_of_children(self._store, tenant, MessageRecord, agent_id, page)
-        return render(records, options)
+        return render_page(records, page, options)
