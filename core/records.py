@@ -107,8 +107,9 @@ class MessageRecord(ChildRecord):
     """User content parts (text and images) when the input was not plain text."""
     reasoning: dict[str, Any] | None = None
     tool_calls: list[dict[str, str]] = Field(default_factory=list)
-    approval_requested: bool = False
-    """The tool calls wait for a human decision (rendered as an approval request)."""
+    approval_call_ids: list[str] = Field(default_factory=list)
+    """Calls that wait for a human decision (rendered as approval requests). While any do,
+    none of the step's calls has run; the others run when the decision arrives."""
     tool_call_id: str | None = None
     tool_name: str | None = None
     tool_status: str | None = None

@@ -103,7 +103,9 @@ class AgentLoop:
         for step_number in range(options.max_steps):
             blocks = self._store.get_many(tenant, BlockRecord, agent.block_ids)
             system = system_prompt(agent, [blocks[b] for b in agent.block_ids if b in blocks])
-            compacted = self._compactor.maybe_compact(tenant, agent, system, history, tally)
+            compacted = self._compactor.maybe_compact(
+                tenant, agent, system, history, pending, tally
+            )
             if compacted is not None:
                 agent = compacted.agent
                 produced.extend(compacted.messages)
@@ -119,6 +121,8 @@ class AgentLoop:
             else:
                 tally.add(response.usage)
                 outcome = self._apply(tenant, agent, response, step_id, rules, options)
+            if outcome.stop_reason is None and step_number == options.max_steps - 1:
+                outcome.stop_reason = "max_steps"
             committed, agent = self._commit(tenant, agent.id, pending, outcome, options)
             produced.extend(committed)
             history = (history + committed)[-CONTEXT_MESSAGES:]
@@ -162,7 +166,9 @@ class AgentLoop:
         for call in request.tool_calls:
             tool_call = ToolCall(call["id"], call["name"], call["arguments"])
             decision = decisions.get(call["id"])
-            if isinstance(decision, ToolReturn):
+            if call["id"] not in request.approval_call_ids:
+                result, status = self._approved(tenant, agent, tool_call, options)
+            elif isinstance(decision, ToolReturn):
                 result, status = decision.tool_return, decision.status
             elif decision is None and approval.approve is None:
                 raise BadRequestError(f"No decision given for tool call {call['id']!r}.")
@@ -247,11 +253,12 @@ class AgentLoop:
         if not response.tool_calls:
             return _StepOutcome(records, "end_turn")
         allowed = list(dict.fromkeys([*agent.tool_names, *(t.name for t in options.extra_tools)]))
+        waiting = [c.id for c in response.tool_calls if rules.requires_approval(c.name)]
+        if waiting:
+            assistant.approval_call_ids = waiting
+            return _StepOutcome(records, "requires_approval")
         stop: str | None = None
         for call in response.tool_calls:
-            if rules.requires_approval(call.name):
-                assistant.approval_requested = True
-                return _StepOutcome(records, "requires_approval")
             try:
                 arguments = parse_arguments(call, allowed)
             except InvalidToolCall as exc:

@@ -47,10 +47,13 @@ class Compactor:
         agent: AgentRecord,
         system: str,
         history: list[MessageRecord],
+        incoming: list[MessageRecord],
         tally: UsageTally,
     ) -> Compaction | None:
+        """Summarise the older half of `history` when it, the system prompt and the
+        `incoming` (not yet stored) messages together would not fit the window."""
         window = int(agent.llm_config.get("context_window") or 0)
-        size = estimate_tokens(system) + conversation_tokens(to_chat(history))
+        size = estimate_tokens(system) + conversation_tokens(to_chat(history + incoming))
         if not window or size <= window * TRIGGER_FRACTION or len(history) < 2:
             return None
         cut = _cut_point(history)

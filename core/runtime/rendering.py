@@ -119,7 +119,7 @@ def _render_assistant(
         out.append(AssistantMessage(**common, content=record.text))
     for call in record.tool_calls:
         wire = ToolCallWire(name=call["name"], arguments=call["arguments"], tool_call_id=call["id"])
-        if record.approval_requested:
+        if call["id"] in record.approval_call_ids:
             out.append(ApprovalRequestMessage(**common, tool_call=wire, tool_calls=[wire]))
         elif options.use_assistant_message and call["name"] == options.assistant_message_tool_name:
             arguments = tool_call_arguments(call["arguments"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, field_serializer, model_validator
 
 from core.schemas.agents import StopReasonType
 
@@ -146,7 +146,17 @@ class ToolReturn(BaseModel):
     stderr: list[str] | None = None
 
 
-Approval = Annotated[ApprovalDecision | ToolReturn, Field(discriminator="type")]
+def _approval_kind(item: Any) -> str:
+    """`type` may be left out (Letta defaults it): a tool_return field means a ToolReturn."""
+    if isinstance(item, dict):
+        return item.get("type") or ("tool" if "tool_return" in item else "approval")
+    return getattr(item, "type", "approval")
+
+
+Approval = Annotated[
+    Annotated[ApprovalDecision, Tag("approval")] | Annotated[ToolReturn, Tag("tool")],
+    Discriminator(_approval_kind),
+]
 
 
 class ApprovalCreate(BaseModel):
