@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     anthropic_base_url: str = "https://api.anthropic.com"
     anthropic_api_key: str | None = None
+    provider_secret_arn: str | None = Field(
+        None,
+        description="Secrets Manager secret with JSON {openai_api_key, anthropic_api_key}; "
+        "read once per container when a provider key is not set directly.",
+    )
     bedrock_region: str | None = Field(None, description="Region for Bedrock; AWS_REGION if unset.")
     model_timeout_s: float = Field(60.0, description="Timeout of one model call.")
     model_retry_budget_s: float = Field(

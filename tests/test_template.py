@@ -226,19 +226,28 @@ def test_function_policy_is_least_privilege_on_table(translated: dict[str, Any])
     statements = [
         stmt for policy in role["Policies"] for stmt in policy["PolicyDocument"]["Statement"]
     ]
-    assert statements, "expected an inline policy"
-    seen_actions: set[str] = set()
-    for stmt in statements:
+    by_sid = {_statement(stmt)["Sid"]: _statement(stmt) for stmt in statements}
+    assert set(by_sid) == {"TableItemAccess", "BedrockConverse", "ProviderKeys"}
+    for stmt in by_sid.values():
         assert stmt["Effect"] == "Allow"
         assert "NotAction" not in stmt and "NotResource" not in stmt
-        actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
-        resources = stmt["Resource"] if isinstance(stmt["Resource"], list) else [stmt["Resource"]]
-        assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), actions
-        assert "*" not in resources
-        assert all(isinstance(r, dict) for r in resources), resources  # no literal ARNs
-        assert resources == TABLE_RESOURCES
-        seen_actions.update(actions)
-    assert seen_actions == TABLE_ACTIONS
+        assert "*" not in stmt["Resource"]
+        assert all(isinstance(r, dict) for r in stmt["Resource"]), stmt  # no literal ARNs
+    table = by_sid["TableItemAccess"]
+    assert table["Resource"] == TABLE_RESOURCES
+    assert set(table["Action"]) == TABLE_ACTIONS
+    assert by_sid["BedrockConverse"]["Action"] == ["bedrock:InvokeModel"]
+    assert all("bedrock:" in json.dumps(r) for r in by_sid["BedrockConverse"]["Resource"])
+    assert by_sid["ProviderKeys"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert by_sid["ProviderKeys"]["Resource"] == [{"Ref": "ProviderSecretArn"}]
+    # The secret statement exists only when a secret is configured.
+    conditional = [s for s in statements if "Fn::If" in s]
+    assert len(conditional) == 1 and conditional[0]["Fn::If"][0] == "HasProviderSecret"
+
+
+def _statement(stmt: dict[str, Any]) -> dict[str, Any]:
+    """A statement, or the true branch of a conditional one."""
+    return stmt["Fn::If"][1] if "Fn::If" in stmt else stmt
 
 
 # --------------------------------------------------------------------------- routes

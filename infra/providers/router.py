@@ -43,23 +43,36 @@ class ModelRouter:
     def _retrying(self, inner: ModelClient) -> ModelClient:
         return RetryingModelClient(inner, budget_s=self._settings.model_retry_budget_s)
 
+    def _key(self, name: str) -> str | None:
+        """A provider key: from settings, else from the provider secret (deployed)."""
+        direct = getattr(self._settings, name)
+        if direct or not self._settings.provider_secret_arn:
+            return direct
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = parameters.get_secret(
+            self._settings.provider_secret_arn, transform="json", max_age=300
+        )
+        return secret.get(name) if isinstance(secret, dict) else None
+
     def _openai(self) -> ModelClient:
         from infra.providers.openai_compatible import OpenAICompatibleClient
 
         s = self._settings
-        return self._retrying(
-            OpenAICompatibleClient(s.openai_base_url, s.openai_api_key, s.model_timeout_s)
-        )
+        key = self._key("openai_api_key")
+        return self._retrying(OpenAICompatibleClient(s.openai_base_url, key, s.model_timeout_s))
 
     def _anthropic(self) -> ModelClient:
         from infra.providers.anthropic import AnthropicClient
 
         s = self._settings
-        if not s.anthropic_api_key:
-            raise ModelRequestError("ANTHROPIC_API_KEY is not set for anthropic/... models.")
-        return self._retrying(
-            AnthropicClient(s.anthropic_api_key, s.anthropic_base_url, s.model_timeout_s)
-        )
+        key = self._key("anthropic_api_key")
+        if not key:
+            raise ModelRequestError(
+                "No Anthropic key: set ANTHROPIC_API_KEY or anthropic_api_key in the "
+                "provider secret."
+            )
+        return self._retrying(AnthropicClient(key, s.anthropic_base_url, s.model_timeout_s))
 
     def _bedrock(self) -> ModelClient:
         import boto3
