@@ -82,3 +82,16 @@ class Clock(Protocol):
 
 MAX_CHANGES_PER_WRITE = 100
 """DynamoDB's transaction limit; use-cases keep every atomic write under it."""
+
+
+class RunLauncher(Protocol):
+    """Starts a saved Run (see RunService) in the background.
+
+    `launch` must return quickly: it only hands the run over, and whoever picks it up calls
+    `RunService.execute(tenant, run_id)`. Locally and in tests that is a thread pool in this
+    process (infra.launchers.InProcessLauncher); the cloud implementation (a later issue)
+    sends the run id to a worker (SQS or an asynchronous Lambda invocation), because threads
+    of a Lambda invocation do not outlive it.
+    """
+
+    def launch(self, tenant: str, run_id: str) -> None: ...

@@ -8,7 +8,7 @@ never needs a secondary lookup.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -67,9 +67,20 @@ class AgentRecord(Record):
 
 
 class GroupRecord(Record, Group):
-    """A group is stored exactly as it is shown, plus the record envelope."""
+    """A group is stored as it is shown, plus the record envelope and its send state."""
 
     KIND: ClassVar[str] = "group"
+
+    # Transcript: children numbered from 1; a reset moves `transcript_start_seq` past them.
+    next_transcript_seq: int = 1
+    transcript_start_seq: int = 1
+    seen: dict[str, int] = Field(default_factory=dict)
+    """Per member, the last transcript seq it has been given, so each sees things once."""
+    owner_agent_id: str | None = None
+    """Set on the group `enable_sleeptime` creates: it is deleted with that agent."""
+    lease_id: str | None = None
+    lease_expires_at: datetime | None = None
+    """While a send holds the lease, other sends to the group are refused (409)."""
 
     def agent_ids_with_manager(self) -> list[str]:
         """Members in speaking order, then the manager if it is not one of them."""
@@ -121,3 +132,44 @@ class MessageRecord(ChildRecord):
     run_id: str | None = None
     group_id: str | None = None
     is_err: bool | None = None
+
+
+class TranscriptRecord(MessageRecord):
+    """One entry of a group's shared transcript: the user's input or a member's message,
+    with the same id as the member's own copy."""
+
+    KIND: ClassVar[str] = "transcript"
+    PARENT_KIND: ClassVar[str] = "group"
+
+
+RunStatus = Literal["created", "running", "completed", "failed", "cancelled"]
+RUN_FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class RunRecord(Record):
+    """A unit of background work on one agent (a sleeptime agent's pass, for instance).
+
+    `job` says what to run and is opaque to the run machinery: its `kind` picks the handler
+    registered with RunService, the rest is that handler's business. `first_seq`/`last_seq`
+    bound the agent's messages the run produced: `first_seq` is the agent's next message seq
+    when the run starts (a lower bound while it runs), both are set to the produced range
+    when it finishes (None when it produced nothing).
+    """
+
+    KIND: ClassVar[str] = "run"
+
+    agent_id: str
+    status: RunStatus = "created"
+    stop_reason: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    background: bool = True
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    job: dict[str, Any] = Field(default_factory=dict)
+    first_seq: int | None = None
+    last_seq: int | None = None
+    error: str | None = None
+    """Why a failed run failed (kept for operators; not shown on the wire)."""
+    step_count: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0

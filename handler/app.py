@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from handler.composition import Services, build_services
 from handler.errors import install_error_handlers
 from handler.json_default import DefaultJsonContentType
-from handler.routes import agents, blocks, groups, health
+from handler.routes import agents, blocks, group_messages, groups, health, runs
 from infra.settings import get_settings
 
 
@@ -21,6 +21,6 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services or build_services(get_settings())
     install_error_handlers(app)
     app.add_middleware(DefaultJsonContentType)
-    for module in (agents, blocks, groups, health):
+    for module in (agents, blocks, groups, group_messages, health, runs):
         app.include_router(module.router)
     return app

@@ -10,12 +10,17 @@ from botocore.config import Config
 from core.llm import ModelClient
 from core.ports import Clock, Store
 from core.runtime.agent_loop import AgentLoop
+from core.runtime.group_engine import GroupEngine
 from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
 from core.services.blocks import BlockService
+from core.services.group_messages import GroupMessageService, MessageEdit
 from core.services.groups import GroupService
+from core.services.runs import RunService
+from core.services.sleeptime import sleeptime, voice_sleeptime
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore
+from infra.launchers import InProcessLauncher
 from infra.providers.router import ModelRouter
 from infra.settings import Settings
 
@@ -29,6 +34,9 @@ class Services:
     blocks: BlockService
     groups: GroupService
     agent_messages: AgentMessageService
+    runs: RunService
+    group_messages: GroupMessageService
+    message_edits: MessageEdit
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -50,10 +58,20 @@ def build_services(
     store = store or DynamoDBStore(dynamodb_client(settings), settings.table_name)
     clock = clock or SystemClock()
     loop = AgentLoop(store, clock, model or ModelRouter(settings))
+    # The launcher runs `runs.execute`, and RunService needs the launcher: bind it after.
+    launcher = InProcessLauncher()
+    runs = RunService(store, clock, loop, launcher)
+    launcher.bind(runs.execute)
+    group_messages = GroupMessageService(store, clock, GroupEngine(store, clock, loop))
+    group_messages.register_pattern("sleeptime", sleeptime(runs))
+    group_messages.register_pattern("voice_sleeptime", voice_sleeptime(runs))
     return Services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),
         blocks=BlockService(store, clock),
         groups=GroupService(store, clock),
         agent_messages=AgentMessageService(store, clock, loop),
+        runs=runs,
+        group_messages=group_messages,
+        message_edits=MessageEdit(store, clock),
     )

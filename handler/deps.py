@@ -52,6 +52,8 @@ def _id_path(prefix: str, description: str) -> object:
 AgentIdPath = Annotated[str, _id_path(ids.AGENT, "agent")]
 BlockIdPath = Annotated[str, _id_path(ids.BLOCK, "block")]
 GroupIdPath = Annotated[str, _id_path(ids.GROUP, "group")]
+MessageIdPath = Annotated[str, _id_path(ids.MESSAGE, "message")]
+RunIdPath = Annotated[str, _id_path(ids.RUN, "run")]
 
 
 def page_params(default_limit: int, default_order: Literal["asc", "desc"]):  # noqa: ANN201

@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from handler.app import create_app
 from handler.composition import Services, build_services
+from infra.launchers import InProcessLauncher
 from infra.settings import Settings
 from infra.table_definition import create_table_kwargs
 
@@ -37,8 +38,14 @@ def settings(aws: None) -> Settings:
 
 
 @pytest.fixture
-def services(settings: Settings) -> Services:
-    return build_services(settings)
+def services(settings: Settings) -> Iterator[Services]:
+    built = build_services(settings)
+    yield built
+    # Background runs must end while moto still mocks AWS.
+    launcher = built.runs.launcher
+    if isinstance(launcher, InProcessLauncher):
+        assert launcher.wait_idle(timeout=30), "a background run did not finish"
+        launcher.shutdown()
 
 
 @pytest.fixture

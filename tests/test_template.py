@@ -51,6 +51,14 @@ EXPECTED_ROUTES = {
     ("DELETE", "/v1/groups/{group_id}"),
     ("PATCH", "/v1/groups/{group_id}/blocks/attach/{block_id}"),
     ("PATCH", "/v1/groups/{group_id}/blocks/detach/{block_id}"),
+    ("POST", "/v1/groups/{group_id}/messages"),
+    ("POST", "/v1/groups/{group_id}/messages/stream"),
+    ("GET", "/v1/groups/{group_id}/messages"),
+    ("PATCH", "/v1/groups/{group_id}/messages/{message_id}"),
+    ("PATCH", "/v1/groups/{group_id}/reset-messages"),
+    ("GET", "/v1/runs/{run_id}"),
+    ("DELETE", "/v1/runs/{run_id}"),
+    ("GET", "/v1/runs/{run_id}/messages"),
     ("GET", "/v1/health"),
 }
 

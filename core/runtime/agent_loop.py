@@ -60,6 +60,8 @@ class TurnOptions:
     extra_tools: tuple[ToolSpec, ...] = ()
     broadcast: Callable[[str], str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    on_step: Callable[[list[MessageRecord]], None] | None = None
+    """Called with each step's saved records as soon as they are saved (for streaming)."""
 
 
 @dataclass
@@ -109,6 +111,8 @@ class AgentLoop:
             if compacted is not None:
                 agent = compacted.agent
                 produced.extend(compacted.messages)
+                if options.on_step is not None:
+                    options.on_step(compacted.messages)
                 history = compacted.kept
                 system = system_prompt(agent, [blocks[b] for b in agent.block_ids if b in blocks])
             step_id = ids.new_id(ids.STEP)
@@ -125,6 +129,8 @@ class AgentLoop:
                 outcome.stop_reason = "max_steps"
             committed, agent = self._commit(tenant, agent.id, pending, outcome, options)
             produced.extend(committed)
+            if options.on_step is not None:
+                options.on_step(committed)
             history = (history + committed)[-CONTEXT_MESSAGES:]
             pending = []
             if outcome.stop_reason is not None:

@@ -24,7 +24,7 @@ from core.schemas.agents import (
 from core.schemas.groups import Group
 from core.services.blocks import block_to_wire, new_block_record
 from core.services.groups import GroupFilter, group_to_wire
-from core.services.links import attach_blocks, detach_blocks
+from core.services.links import attach_blocks, detach_blocks, join_group
 from core.services.unit_of_work import UnitOfWork, remove_all, retry_on_conflict
 from core.tools.catalog import BASE_TOOLS_BY_AGENT_TYPE, BUILTIN_TOOLS, SUPPORTED_AGENT_TYPES
 
@@ -123,8 +123,43 @@ class AgentService:
             uow.add(block)
         existing = uow.load_many(BlockRecord, req.block_ids or [])
         attach_blocks(uow, record, [*new_blocks, *existing])
+        if req.enable_sleeptime:
+            self._add_sleeptime_agent(uow, record, [*new_blocks, *existing])
         uow.commit()
         return self._render(uow, record)
+
+    def _add_sleeptime_agent(
+        self, uow: UnitOfWork, main: AgentRecord, blocks: list[BlockRecord]
+    ) -> None:
+        """As Letta does for `enable_sleeptime`: a sleeptime agent sharing the main agent's
+        blocks, and a sleeptime group the main agent manages. Both belong to the main agent
+        and are deleted with it."""
+        sleeper_id = ids.new_id(ids.AGENT)
+        sleeper = AgentRecord(
+            id=sleeper_id,
+            created_at=uow.now,
+            name=f"{main.name}-sleeptime",
+            system=default_system_prompt("sleeptime_agent"),
+            agent_type="sleeptime_agent",
+            model=main.model,
+            llm_config=main.llm_config,
+            tool_names=list(BASE_TOOLS_BY_AGENT_TYPE["sleeptime_agent"]),
+        )
+        group = GroupRecord(
+            id=ids.new_id(ids.GROUP),
+            created_at=uow.now,
+            manager_type="sleeptime",
+            agent_ids=[sleeper_id],
+            description=f"Sleeptime memory management for {main.name}",
+            manager_agent_id=main.id,
+            turns_counter=0,
+            owner_agent_id=main.id,
+        )
+        uow.add(sleeper)
+        uow.add(group)
+        attach_blocks(uow, sleeper, blocks)
+        join_group(uow, sleeper, group)
+        join_group(uow, main, group)
 
     def get(self, tenant: str, agent_id: str) -> AgentState:
         uow = UnitOfWork(self._store, tenant, self._clock)
@@ -178,6 +213,9 @@ class AgentService:
         """Delete the agent, leaving its groups (minus it) and its blocks in place."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(AgentRecord, agent_id)
+        for owned in uow.load_existing(GroupRecord, record.managed_group_ids):
+            if owned.owner_agent_id == agent_id:
+                self._delete_owned_group(uow, owned)
         if record.managed_group_ids:
             raise ConflictError(
                 f"Agent {agent_id} manages group(s) {', '.join(record.managed_group_ids)}; "
@@ -191,6 +229,22 @@ class AgentService:
             uow.touch(block)
         uow.remove(record)
         uow.commit()
+
+    @staticmethod
+    def _delete_owned_group(uow: UnitOfWork, group: GroupRecord) -> None:
+        """The sleeptime group `enable_sleeptime` made goes with its main agent, and so do
+        its sleeptime agents (their blocks stay)."""
+        for sleeper in uow.load_existing(AgentRecord, group.agent_ids):
+            for block in uow.load_existing(BlockRecord, sleeper.block_ids):
+                remove_all(block.agent_ids, [sleeper.id])
+                uow.touch(block)
+            uow.remove(sleeper)
+        for block in uow.load_existing(BlockRecord, group.shared_block_ids):
+            remove_all(block.group_ids, [group.id])
+            uow.touch(block)
+        manager = uow.load(AgentRecord, group.manager_agent_id or "")
+        remove_all(manager.managed_group_ids, [group.id])
+        uow.remove(group)
 
     def list_groups(
         self, tenant: str, agent_id: str, page: PageRequest, manager_type: str | None

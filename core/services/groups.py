@@ -32,7 +32,7 @@ class GroupFilter:
 
 
 def group_to_wire(record: GroupRecord) -> Group:
-    return Group.model_validate(record.model_dump(exclude={"created_at", "updated_at", "version"}))
+    return Group.model_validate(record.model_dump(include=set(Group.model_fields)))
 
 
 class GroupService:

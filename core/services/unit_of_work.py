@@ -65,6 +65,14 @@ class UnitOfWork:
             if (kind.KIND, i) in self._loaded
         ]
 
+    def load_child(self, kind: type[R], record: R) -> R:
+        """Track a child record found by id (children are read by the store's own queries,
+        not by load), so it can be changed and committed with a version check."""
+        key = (kind.KIND, record.id)
+        self._loaded[key] = record
+        self._versions[key] = record.version
+        return record
+
     def add(self, record: Record) -> None:
         key = (record.KIND, record.id)
         self._loaded[key] = record

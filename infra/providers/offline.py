@@ -51,14 +51,14 @@ class OfflineModel:
             )
         writable = _writable_labels(request.system)
         memory_tool = next((t for t in _MEMORY_TOOLS if t in tools), None)
-        wants_memory = request.metadata.get("agent_type") in (
+        wants_memory = role == "sleeptime" or request.metadata.get("agent_type") in (
             "sleeptime_agent",
             "voice_sleeptime_agent",
         )
         wants_memory = wants_memory or "remember" in latest.lower()
         if wants_memory and memory_tool and writable and not used & set(_MEMORY_TOOLS):
             label = "human" if "human" in writable else writable[0]
-            fact = f"Learned: {_quote(latest, _QUOTE_LIMIT)}"
+            fact = f"Learned: {_quote(_gist(latest), _QUOTE_LIMIT)}"
             args = (
                 {"label": label, "content": fact}
                 if memory_tool == "core_memory_append"
@@ -124,6 +124,15 @@ def _since_last_input(messages: tuple[ChatMessage, ...]) -> list[ChatMessage]:
         if messages[index].role == "user":
             return list(messages[index + 1 :])
     return list(messages)
+
+
+def _gist(text: str) -> str:
+    """What to remember from a message: for a conversation handed over as `name: text`
+    lines after an instruction, the user's lines; otherwise the message itself."""
+    _, sep, body = text.partition("\n\n")
+    lines = [line for line in body.splitlines() if line.strip()] if sep else []
+    said = [line.split(": ", 1)[1] for line in lines if line.startswith("user: ")]
+    return "; ".join(said or lines) or text
 
 
 def _writable_labels(system: str) -> list[str]:

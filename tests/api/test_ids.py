@@ -14,7 +14,13 @@ from core import ids
 from tests.conftest import Api
 
 UUID4 = "123e4567-e89b-42d3-8456-426614174000"
-OTHER_PREFIX = {"agent": "group", "group": "block", "block": "agent"}
+OTHER_PREFIX = {
+    "agent": "group",
+    "group": "block",
+    "block": "agent",
+    "run": "job",
+    "message": "massage",
+}
 
 
 def malformed(prefix: str) -> dict[str, str]:
@@ -38,6 +44,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PATCH", "/v1/agents/{agent_id}", {"description": "x"}),
     ("DELETE", "/v1/agents/{agent_id}", None),
     ("GET", "/v1/agents/{agent_id}/groups", None),
+    ("POST", "/v1/agents/{agent_id}/messages", {"input": "x"}),
+    ("GET", "/v1/agents/{agent_id}/messages", None),
     ("GET", "/v1/blocks/{block_id}", None),
     ("PATCH", "/v1/blocks/{block_id}", {"value": "x"}),
     ("DELETE", "/v1/blocks/{block_id}", None),
@@ -46,6 +54,14 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/v1/groups/{group_id}", None),
     ("PATCH", "/v1/groups/{group_id}/blocks/attach/{block_id}", None),
     ("PATCH", "/v1/groups/{group_id}/blocks/detach/{block_id}", None),
+    ("POST", "/v1/groups/{group_id}/messages", {"input": "x"}),
+    ("POST", "/v1/groups/{group_id}/messages/stream", {"input": "x"}),
+    ("GET", "/v1/groups/{group_id}/messages", None),
+    ("PATCH", "/v1/groups/{group_id}/messages/{message_id}", {"content": "x"}),
+    ("PATCH", "/v1/groups/{group_id}/reset-messages", None),
+    ("GET", "/v1/runs/{run_id}", None),
+    ("DELETE", "/v1/runs/{run_id}", None),
+    ("GET", "/v1/runs/{run_id}/messages", None),
 ]
 CASES = [
     (method, template, body, param)
@@ -57,11 +73,21 @@ CASE_IDS = [f"{m} {t} [{p}]" for m, t, _, p in CASES]
 
 @pytest.fixture
 def existing(api: Api) -> dict[str, str]:
-    """One real id per path parameter: a group whose member holds the shared block."""
+    """One real id per path parameter: a group whose member holds the shared block, and a
+    run of that member."""
     block = api.block("shared")
     agent = api.agent("member", block_ids=[block["id"]])
     group = api.group([agent["id"]], shared_block_ids=[block["id"]])
-    return {"agent_id": agent["id"], "block_id": block["id"], "group_id": group["id"]}
+    runs = api.client.app.state.services.runs  # type: ignore[attr-defined]
+    run = runs.create("default", agent["id"], {"kind": "agent_turn", "input": "x"})
+    sent = api.ok("POST", f"/v1/groups/{group['id']}/messages", json={"input": "hi"})
+    return {
+        "agent_id": agent["id"],
+        "block_id": block["id"],
+        "group_id": group["id"],
+        "run_id": run.id,
+        "message_id": sent["messages"][-1]["id"],
+    }
 
 
 def call(client: TestClient, method: str, url: str, body: dict[str, Any] | None) -> Any:
@@ -89,11 +115,13 @@ def test_malformed_path_id_is_422_naming_the_parameter(
     assert [item["loc"] for item in detail] == [["path", param]], detail
     # The resource is untouched by a rejected request.
     for name, value in existing.items():
+        if name == "message_id":
+            continue
         assert client.get(f"/v1/{name.removesuffix('_id')}s/{value}").status_code == 200
 
 
 @pytest.mark.parametrize("kind", list(malformed("agent")))
-@pytest.mark.parametrize("prefix", ["agent", "block", "group"])
+@pytest.mark.parametrize("prefix", ["agent", "block", "group", "run"])
 def test_malformed_path_id_error_states_the_expected_pattern(
     client: TestClient, prefix: str, kind: str
 ) -> None:
@@ -262,6 +290,7 @@ def test_agent_modify_with_missing_block_is_404(
 
 
 def test_generated_ids_are_well_formed(existing: dict[str, str]) -> None:
+    lengths = {"agent": 42, "block": 42, "group": 42, "run": 40, "message": 44}
     for name, value in existing.items():
         prefix = name.removesuffix("_id")
-        assert ids.is_valid(prefix, value) and len(value) == 42, value
+        assert ids.is_valid(prefix, value) and len(value) == lengths[prefix], value

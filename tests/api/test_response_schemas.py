@@ -132,6 +132,17 @@ def world(api: Api) -> World:
     return World(api)
 
 
+def finished_run(client: TestClient, world: World) -> str:
+    """A run of a test job on a member agent, created and executed through RunService."""
+    runs = client.app.state.services.runs  # type: ignore[attr-defined]
+    runs.register("schema-test", lambda tenant, run: runs.agent_turn(tenant, run))
+    run = runs.create(
+        "default", world.alice["id"], {"kind": "schema-test", "input": "note this"}, {"k": "v"}
+    )
+    runs.execute("default", run.id)
+    return run.id
+
+
 Scenario = Callable[[TestClient, World], httpx.Response]
 
 SCENARIOS: dict[tuple[str, str], Scenario] = {
@@ -191,7 +202,32 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("PATCH", "/v1/groups/{group_id}/blocks/detach/{block_id}"): lambda c, w: c.patch(
         f"/v1/groups/{w.group['id']}/blocks/detach/{w.block['id']}"
     ),
+    ("GET", "/v1/runs/{run_id}"): lambda c, w: c.get(f"/v1/runs/{finished_run(c, w)}"),
+    ("DELETE", "/v1/runs/{run_id}"): lambda c, w: c.delete(f"/v1/runs/{finished_run(c, w)}"),
+    ("GET", "/v1/runs/{run_id}/messages"): lambda c, w: c.get(
+        f"/v1/runs/{finished_run(c, w)}/messages"
+    ),
     ("GET", "/v1/health/"): lambda c, w: c.get("/v1/health/"),
+    ("POST", "/v1/groups/{group_id}/messages"): lambda c, w: c.post(
+        f"/v1/groups/{w.group['id']}/messages", json={"input": "hello team, remember tea"}
+    ),
+    ("POST", "/v1/groups/{group_id}/messages/stream"): lambda c, w: c.post(
+        f"/v1/groups/{w.group['id']}/messages/stream", json={"input": "hello"}
+    ),
+    ("GET", "/v1/groups/{group_id}/messages"): lambda c, w: (
+        c.post(f"/v1/groups/{w.group['id']}/messages", json={"input": "hello"}),
+        c.get(f"/v1/groups/{w.group['id']}/messages", params={"limit": 50}),
+    )[1],
+    ("PATCH", "/v1/groups/{group_id}/messages/{message_id}"): lambda c, w: c.patch(
+        f"/v1/groups/{w.group['id']}/messages/"
+        + c.post(f"/v1/groups/{w.group['id']}/messages", json={"input": "hi"}).json()["messages"][
+            -1
+        ]["id"],
+        json={"message_type": "assistant_message", "content": "edited"},
+    ),
+    ("PATCH", "/v1/groups/{group_id}/reset-messages"): lambda c, w: c.patch(
+        f"/v1/groups/{w.group['id']}/reset-messages"
+    ),
 }
 
 
@@ -220,7 +256,38 @@ def test_app_serves_only_reference_paths_and_every_scenario_route(client: TestCl
 def test_response_matches_reference_schema(
     client: TestClient, world: World, op: tuple[str, str]
 ) -> None:
-    assert_valid(*op, SCENARIOS[op](client, world))
+    response = SCENARIOS[op](client, world)
+    if op[1].endswith("/stream"):
+        assert_valid_stream(response)
+    else:
+        assert_valid(*op, response)
+
+
+def component_validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        {"$ref": BASE + "#" + _pointer("components", "schemas", name)},
+        registry=REGISTRY,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def assert_valid_stream(response: httpx.Response) -> None:
+    """SSE: each message frame is a LettaMessageUnion, then a LettaStopReason, a
+    LettaUsageStatistics and [DONE] (the reference has no schema for the stream itself)."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    frames = [
+        line.removeprefix("data: ")
+        for line in response.text.split("\n\n")
+        if line.startswith("data: ")
+    ]
+    assert frames[-1] == "[DONE]", frames[-3:]
+    *messages, stop, usage = (json.loads(f) for f in frames[:-1])
+    assert messages, "no message frames"
+    for frame in messages:
+        assert not list(component_validator("LettaMessageUnion").iter_errors(frame)), frame
+    assert not list(component_validator("LettaStopReason").iter_errors(stop)), stop
+    assert not list(component_validator("LettaUsageStatistics").iter_errors(usage)), usage
 
 
 def test_list_bodies_are_non_empty_and_every_item_validates(
@@ -232,6 +299,7 @@ def test_list_bodies_are_non_empty_and_every_item_validates(
         ("/v1/blocks/", "/v1/blocks/"),
         ("/v1/groups/", "/v1/groups/"),
         ("/v1/agents/{agent_id}/groups", f"/v1/agents/{world.bob['id']}/groups"),
+        ("/v1/runs/{run_id}/messages", f"/v1/runs/{finished_run(client, world)}/messages"),
     ]:
         assert len(assert_valid("GET", path, client.get(url))) >= 1, url
 
@@ -357,6 +425,9 @@ UNPROCESSABLE: list[tuple[str, str, Callable[[World], tuple[str, dict[str, Any] 
         "/v1/groups/{group_id}/blocks/attach/{block_id}",
         lambda w: (f"/v1/groups/{w.group['id']}/blocks/attach/block-x", None),
     ),
+    ("GET", "/v1/runs/{run_id}", lambda w: ("/v1/runs/run-x", None)),
+    ("DELETE", "/v1/runs/{run_id}", lambda w: (f"/v1/runs/job-{w.alice['id'][6:]}", None)),
+    ("GET", "/v1/runs/{run_id}/messages", lambda w: ("/v1/runs/run-x/messages?limit=0", None)),
 ]
 
 

@@ -1,0 +1,244 @@
+"""The group-turn engine every manager type runs on.
+
+A send holds the group's lease (a second concurrent send gets 409), appends the user's input
+to the shared transcript, lets the manager module pick speakers, and answers with what they
+said. Each speaker turn reads only the transcript entries it has not been given yet (a
+bounded read, whatever the length of the history) and is appended to the transcript in one
+atomic write when it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from core import ids
+from core.errors import BadRequestError, ConcurrentModificationError, ConflictError, NotFoundError
+from core.llm import ToolSpec
+from core.ports import Clock, Store
+from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult
+from core.runtime.transcript import relay, to_transcript
+from core.runtime.usage import RequestUsage
+from core.schemas.messages import LettaRequest
+from core.services.unit_of_work import UnitOfWork
+
+LEASE = timedelta(minutes=15)
+"""Longest a send may hold a group; a crashed holder's lease expires after it."""
+
+RELAY_LIMIT = 100
+"""At most this many unseen transcript entries are handed to a speaker at once."""
+
+WRITE_ATTEMPTS = 5
+
+
+@dataclass
+class GroupSend:
+    """The state of one send: who spoke, what they produced, and the usage so far."""
+
+    tenant: str
+    group: GroupRecord
+    request: LettaRequest
+    names: dict[str, str]
+    usage: RequestUsage = field(default_factory=RequestUsage)
+    produced: list[MessageRecord] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+    emit: Callable[[list[MessageRecord]], None] | None = None
+
+    def show(self, records: list[MessageRecord]) -> None:
+        """Add records to the response (and the stream) in the order they happened."""
+        self.produced.extend(records)
+        if self.emit is not None and records:
+            self.emit(records)
+
+
+@dataclass
+class Turn:
+    agent_id: str
+    result: TurnResult
+    own: list[MessageRecord]
+    """What the speaker produced (its inputs excluded)."""
+    reached: int | None
+    """The transcript seq the speaker was given everything up to."""
+
+    @property
+    def stop_reason(self) -> str:
+        return self.result.stop_reason
+
+
+class GroupEngine:
+    def __init__(self, store: Store, clock: Clock, loop: AgentLoop) -> None:
+        self.store = store
+        self.clock = clock
+        self.loop = loop
+
+    # -- lease ---------------------------------------------------------------------------
+
+    def acquire(self, tenant: str, group_id: str) -> tuple[GroupRecord, str]:
+        lease_id = ids.new_id("lease")
+        for _ in range(WRITE_ATTEMPTS):
+            uow = UnitOfWork(self.store, tenant, self.clock)
+            group = uow.load(GroupRecord, group_id)
+            now = self.clock.now()
+            if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
+                raise ConflictError(
+                    f"Group {group_id} is busy with another send; retry once it has finished."
+                )
+            group.lease_id, group.lease_expires_at = lease_id, now + LEASE
+            uow.touch(group)
+            try:
+                uow.commit()
+                return group, lease_id
+            except ConcurrentModificationError:
+                continue
+        raise ConflictError(f"Group {group_id} is busy; retry.")
+
+    def release(self, tenant: str, group_id: str, lease_id: str) -> None:
+        self.update_group(tenant, group_id, lambda g: _clear_lease(g, lease_id), require_lease=None)
+
+    def update_group(
+        self,
+        tenant: str,
+        group_id: str,
+        change: Callable[[GroupRecord], Any],
+        *,
+        require_lease: str | None,
+        add: Callable[[GroupRecord], list[TranscriptRecord]] | None = None,
+    ) -> GroupRecord:
+        """Apply `change` to a fresh copy of the group (and add the records `add` builds from
+        it) in one atomic write, retrying lost races."""
+        for _ in range(WRITE_ATTEMPTS):
+            uow = UnitOfWork(self.store, tenant, self.clock)
+            try:
+                group = uow.load(GroupRecord, group_id)
+            except NotFoundError:
+                raise
+            if require_lease is not None and group.lease_id != require_lease:
+                raise ConflictError(f"Group {group_id} lost its send lease; retry the send.")
+            for record in add(group) if add else []:
+                uow.add(record)
+            change(group)
+            uow.touch(group)
+            try:
+                uow.commit()
+                return group
+            except ConcurrentModificationError:
+                continue
+        raise ConflictError(f"Group {group_id} kept changing during the send; retry.")
+
+    # -- transcript ----------------------------------------------------------------------
+
+    def append(
+        self,
+        send: GroupSend,
+        lease_id: str,
+        records: list[MessageRecord],
+        seen: tuple[str, int | None] | None = None,
+    ) -> list[TranscriptRecord]:
+        """Append records to the transcript and note what the speaker was given, in one
+        atomic write; returns the saved copies."""
+        saved: list[TranscriptRecord] = []
+
+        def build(group: GroupRecord) -> list[TranscriptRecord]:
+            saved[:] = to_transcript(records, group.id, group.next_transcript_seq)
+            return saved
+
+        def advance(group: GroupRecord) -> None:
+            group.next_transcript_seq += len(records)
+            if seen is not None and seen[1] is not None:
+                agent_id, seq = seen
+                group.seen[agent_id] = max(group.seen.get(agent_id, 0), seq)
+
+        if records or seen is not None:
+            send.group = self.update_group(
+                send.tenant, send.group.id, advance, require_lease=lease_id, add=build
+            )
+        return saved
+
+    def commit_turn(self, send: GroupSend, lease_id: str, turn: Turn) -> None:
+        """A finished speaker turn joins the transcript in one write."""
+        self.append(send, lease_id, turn.own, (turn.agent_id, turn.reached))
+
+    def unseen(self, send: GroupSend, agent_id: str) -> tuple[list[TranscriptRecord], int]:
+        """Transcript entries this agent has not been given, and the seq they reach."""
+        group = self.store.get(send.tenant, GroupRecord, send.group.id) or send.group
+        given = max(group.seen.get(agent_id, 0), group.transcript_start_seq - 1)
+        newest = self.store.children(
+            send.tenant,
+            TranscriptRecord,
+            group.id,
+            limit=RELAY_LIMIT,
+            after_seq=given,
+            newest_first=True,
+        )
+        entries = list(reversed(newest))
+        return entries, entries[-1].seq if entries else given
+
+    # -- speaking ------------------------------------------------------------------------
+
+    def speak(
+        self,
+        send: GroupSend,
+        lease_id: str,
+        agent_id: str,
+        *,
+        extra: list[MessageRecord] | None = None,
+        relay_transcript: bool = True,
+        to_transcript_now: bool = True,
+        visible: bool = True,
+        extra_tools: tuple[ToolSpec, ...] = (),
+        broadcast: Callable[[str], str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Turn:
+        """One agent's turn: it is given what it has not seen, runs, and (by default) its
+        messages join the transcript and the response."""
+        inputs: list[MessageRecord] = []
+        reached = None
+        if relay_transcript:
+            entries, reached = self.unseen(send, agent_id)
+            inputs = relay(entries, agent_id, self.clock)
+        inputs.extend(extra or [])
+        input_ids = {r.id for r in inputs}
+
+        def on_step(records: list[MessageRecord]) -> None:
+            if visible:
+                send.show([r for r in records if r.id not in input_ids])
+
+        result = self.loop.run(
+            send.tenant,
+            agent_id,
+            inputs,
+            TurnOptions(
+                max_steps=send.request.max_steps,
+                enable_thinking=send.request.thinking_enabled,
+                override_model=send.request.override_model,
+                group_id=send.group.id,
+                extra_tools=extra_tools,
+                broadcast=broadcast,
+                metadata=metadata or {},
+                on_step=on_step,
+            ),
+        )
+        own = [r for r in result.messages if r.id not in input_ids]
+        turn = Turn(agent_id, result, own, reached)
+        if to_transcript_now:
+            send.usage.tally(agent_id, result.agent.name).merge(result.usage)
+            self.commit_turn(send, lease_id, turn)
+        return turn
+
+    def names_of(self, tenant: str, agent_ids: list[str]) -> dict[str, str]:
+        found = self.store.get_many(tenant, AgentRecord, agent_ids)
+        missing = [a for a in agent_ids if a not in found]
+        if missing:
+            raise BadRequestError(
+                f"Group members no longer exist: {', '.join(missing)}; modify the group."
+            )
+        return {a: found[a].name for a in agent_ids}
+
+
+def _clear_lease(group: GroupRecord, lease_id: str) -> None:
+    if group.lease_id == lease_id:
+        group.lease_id = None
+        group.lease_expires_at = None

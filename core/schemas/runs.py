@@ -1,0 +1,29 @@
+"""Wire model of a Run (Letta's `Run`), as GET /v1/runs/{run_id} shows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from core.schemas.agents import StopReasonType
+
+RunStatusType = Literal["created", "running", "completed", "failed", "cancelled"]
+STOP_REASONS: frozenset[str] = frozenset(get_args(StopReasonType))
+
+
+class Run(BaseModel):
+    """Only properties of Letta's `Run` (its schema forbids any other)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    agent_id: str
+    status: RunStatusType = "created"
+    created_at: datetime
+    completed_at: datetime | None = None
+    stop_reason: StopReasonType | None = None
+    background: bool | None = None
+    metadata: dict[str, Any] | None = None
+    total_duration_ns: int | None = None

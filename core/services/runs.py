@@ -1,0 +1,344 @@
+"""Runs: units of background work on one agent (sleeptime agents run as Runs).
+
+A run is created (`created`), handed to the RunLauncher (`start`), and whoever the launcher
+hands it to calls `execute`, which marks it `running`, calls the handler registered for its
+`job["kind"]` and records how it ended (`completed`, `failed` or `cancelled`, with a stop
+reason). `execute` never raises: a failing handler gives a failed run, not a dead worker.
+
+The messages a run produced are the agent's own messages (numbered children of the agent),
+so a run stores only the range of seqs it produced; listing a run's messages reads that
+range. Handlers tag what they produce with the run id (`TurnOptions(run_id=run.id)`), which
+keeps runs of one agent that overlap in time apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from core import ids
+from core.errors import NotFoundError
+from core.paging import PageRequest, unknown_cursor
+from core.ports import Clock, RunLauncher, Store
+from core.records import RUN_FINISHED, AgentRecord, MessageRecord, RunRecord
+from core.runtime.agent_loop import AgentLoop, TurnOptions
+from core.runtime.rendering import RenderOptions, render_page
+from core.schemas.messages import LettaMessageBase
+from core.schemas.runs import STOP_REASONS, Run
+from core.services.unit_of_work import UnitOfWork, retry_on_conflict
+
+logger = logging.getLogger(__name__)
+
+AGENT_TURN = "agent_turn"
+"""The built-in job kind: one agent turn on `job["input"]` (see RunService.agent_turn)."""
+
+COMPLETED_STOP_REASONS = frozenset({"end_turn", "max_steps", "tool_rule", "requires_approval"})
+"""Stop reasons of a run that finished its work; `cancelled` cancels it, the rest fail it
+(as Letta maps stop reasons to run statuses)."""
+
+_SCAN_CHUNK = 50
+
+
+class RunOutcome(Protocol):
+    """What a handler returns; core.runtime.agent_loop.TurnResult is one. An optional
+    `usage` attribute (a UsageTally) is recorded on the run when present."""
+
+    stop_reason: str
+    messages: list[MessageRecord]
+
+
+RunHandler = Callable[[str, RunRecord], RunOutcome]
+"""`handler(tenant, run)`: do the run's work, return how it ended and what it produced."""
+
+
+def status_for(stop_reason: str) -> str:
+    if stop_reason in COMPLETED_STOP_REASONS:
+        return "completed"
+    if stop_reason == "cancelled":
+        return "cancelled"
+    if stop_reason in STOP_REASONS:
+        return "failed"
+    return "completed"
+
+
+def run_to_wire(run: RunRecord) -> Run:
+    duration = None
+    if run.completed_at is not None:
+        duration = int((run.completed_at - run.created_at).total_seconds() * 1_000_000_000)
+    return Run(
+        id=run.id,
+        agent_id=run.agent_id,
+        status=run.status,
+        created_at=run.created_at,
+        completed_at=run.completed_at,
+        # A handler's own stop reason outside Letta's enum stays on the record only.
+        stop_reason=run.stop_reason if run.stop_reason in STOP_REASONS else None,  # type: ignore[arg-type]
+        background=run.background,
+        metadata=run.metadata,
+        total_duration_ns=duration,
+    )
+
+
+class RunService:
+    def __init__(self, store: Store, clock: Clock, loop: AgentLoop, launcher: RunLauncher) -> None:
+        self._store = store
+        self._clock = clock
+        self._loop = loop
+        self._launcher = launcher
+        self._handlers: dict[str, RunHandler] = {AGENT_TURN: self.agent_turn}
+
+    @property
+    def launcher(self) -> RunLauncher:
+        return self._launcher
+
+    # -- setting up and starting runs ----------------------------------------------------
+
+    def register(self, kind: str, handler: RunHandler) -> None:
+        """Run `handler` for every run whose `job["kind"]` is `kind` (replaces an earlier one)."""
+        self._handlers[kind] = handler
+
+    def create(
+        self,
+        tenant: str,
+        agent_id: str,
+        job: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        *,
+        background: bool = True,
+    ) -> RunRecord:
+        """Save a new run (status `created`) of `job` on the agent; `start` launches it."""
+        kind = job.get("kind")
+        if kind not in self._handlers:
+            raise ValueError(f"No run handler is registered for job kind {kind!r}.")
+        if self._store.get(tenant, AgentRecord, agent_id) is None:
+            raise NotFoundError(f"Agent not found: {agent_id}")
+        run = RunRecord(
+            id=ids.new_id(ids.RUN),
+            created_at=self._clock.now(),
+            agent_id=agent_id,
+            background=background,
+            metadata=dict(metadata or {}),
+            job=dict(job),
+        )
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        uow.add(run)
+        uow.commit()
+        return run
+
+    def start(self, tenant: str, run: RunRecord | str) -> None:
+        """Hand the run to the launcher; returns as soon as it is handed over."""
+        self._launcher.launch(tenant, run if isinstance(run, str) else run.id)
+
+    def submit(
+        self,
+        tenant: str,
+        agent_id: str,
+        job: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> RunRecord:
+        """`create` then `start`: the usual way to run something in the background."""
+        run = self.create(tenant, agent_id, job, metadata)
+        self.start(tenant, run)
+        return run
+
+    # -- reading and deleting ------------------------------------------------------------
+
+    def get_record(self, tenant: str, run_id: str) -> RunRecord:
+        run = self._store.get(tenant, RunRecord, run_id)
+        if run is None:
+            raise NotFoundError(f"Run not found: {run_id}")
+        return run
+
+    def get(self, tenant: str, run_id: str) -> Run:
+        return run_to_wire(self.get_record(tenant, run_id))
+
+    @retry_on_conflict
+    def delete(self, tenant: str, run_id: str) -> None:
+        """Forget the run; the messages it produced stay in the agent's history. A run still
+        executing finishes its work but no longer records its end."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        uow.remove(uow.load(RunRecord, run_id))
+        uow.commit()
+
+    def list_messages(
+        self, tenant: str, run_id: str, page: PageRequest, options: RenderOptions
+    ) -> list[LettaMessageBase]:
+        run = self.get_record(tenant, run_id)
+        return render_page(self._page(tenant, run, page), page, options)
+
+    # -- executing -----------------------------------------------------------------------
+
+    def execute(self, tenant: str, run_id: str) -> None:
+        """Run the job of a `created` run to its end and record it. Never raises; a run that
+        is missing (deleted) or was already picked up is left alone, so a launcher that
+        delivers a run twice does no harm."""
+        try:
+            run = self._begin(tenant, run_id)
+        except Exception:
+            logger.exception("run %s: could not be started", run_id)
+            return
+        if run is None:
+            return
+        try:
+            outcome = self._handlers[run.job.get("kind")](tenant, run)
+        except Exception as exc:
+            logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))
+            self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
+            return
+        self._safely_finish(tenant, run_id, outcome, None)
+
+    @retry_on_conflict
+    def _begin(self, tenant: str, run_id: str) -> RunRecord | None:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        found = uow.load_existing(RunRecord, [run_id])
+        if not found or found[0].status != "created":
+            return None
+        run = found[0]
+        agents = uow.load_existing(AgentRecord, [run.agent_id])
+        run.status = "running"
+        run.started_at = uow.now
+        run.first_seq = agents[0].next_message_seq if agents else None
+        uow.touch(run)
+        uow.commit()
+        return run
+
+    def _safely_finish(
+        self, tenant: str, run_id: str, outcome: RunOutcome | None, error: str | None
+    ) -> None:
+        try:
+            self._finish(tenant, run_id, outcome, error)
+        except Exception:
+            logger.exception("run %s: could not record its end", run_id)
+
+    @retry_on_conflict
+    def _finish(
+        self, tenant: str, run_id: str, outcome: RunOutcome | None, error: str | None
+    ) -> None:
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        found = uow.load_existing(RunRecord, [run_id])
+        if not found or found[0].status in RUN_FINISHED:
+            return
+        run = found[0]
+        if outcome is None:
+            run.status, run.stop_reason, run.error = "failed", "error", error
+            seqs = self._tagged_seqs(tenant, run)
+        else:
+            run.stop_reason = outcome.stop_reason
+            run.status = status_for(outcome.stop_reason)  # type: ignore[assignment]
+            seqs = [m.seq for m in outcome.messages if m.parent_id == run.agent_id and m.seq > 0]
+            usage = getattr(outcome, "usage", None)
+            if usage is not None:
+                run.step_count = usage.step_count
+                run.prompt_tokens = usage.prompt_tokens
+                run.completion_tokens = usage.completion_tokens
+        run.first_seq, run.last_seq = (min(seqs), max(seqs)) if seqs else (None, None)
+        run.completed_at = uow.now
+        uow.touch(run)
+        uow.commit()
+
+    def _tagged_seqs(self, tenant: str, run: RunRecord) -> list[int]:
+        """Seqs of the messages tagged with this run since it started (a failed handler
+        returns nothing, but the steps it finished are committed)."""
+        if run.first_seq is None:
+            return []
+        return [
+            m.seq
+            for m in self._scan(tenant, run, run.first_seq - 1, None, newest_first=False)
+            if m.run_id == run.id
+        ]
+
+    def agent_turn(self, tenant: str, run: RunRecord) -> RunOutcome:
+        """Built-in job `{"kind": "agent_turn", "input": str, "max_steps"?: int,
+        "group_id"?: str, "model_metadata"?: dict}`: the agent takes one turn on the input
+        as a user message, every message tagged with the run."""
+        job = run.job
+        group_id = job.get("group_id")
+        message = MessageRecord(
+            id=ids.new_id(ids.MESSAGE),
+            created_at=self._clock.now(),
+            parent_id=run.agent_id,
+            seq=0,
+            role="user",
+            text=str(job.get("input", "")),
+            run_id=run.id,
+            group_id=group_id,
+        )
+        options = TurnOptions(
+            max_steps=int(job.get("max_steps", 50)),
+            run_id=run.id,
+            group_id=group_id,
+            metadata=dict(job.get("model_metadata") or {}),
+        )
+        return self._loop.run(tenant, run.agent_id, [message], options)
+
+    # -- the run's messages --------------------------------------------------------------
+
+    def _belongs(self, run: RunRecord, message: MessageRecord) -> bool:
+        """In a finished run's range, untagged messages are its own (a handler's inputs
+        need not carry the run id); while it runs, only tagged ones are known to be."""
+        if message.run_id == run.id:
+            return True
+        return run.status in RUN_FINISHED and message.run_id is None
+
+    def _window(self, run: RunRecord) -> tuple[int, int | None] | None:
+        """Exclusive seq bounds of the run's messages, or None when it has none (yet)."""
+        if run.first_seq is None:
+            return None
+        if run.status in RUN_FINISHED:
+            return run.first_seq - 1, (run.last_seq or run.first_seq) + 1
+        return run.first_seq - 1, None
+
+    def _page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
+        """One page of the run's messages, cursors read in the requested order."""
+        after = self._cursor_seq(tenant, run, page.after, "after")
+        before = self._cursor_seq(tenant, run, page.before, "before")
+        window = self._window(run)
+        if window is None:
+            return []
+        low, high = window
+        cursor_low, cursor_high = (after, before) if page.order == "asc" else (before, after)
+        if cursor_low is not None:
+            low = max(low, cursor_low)
+        if cursor_high is not None:
+            high = cursor_high if high is None else min(high, cursor_high)
+        read_backwards = (page.order == "desc") != page.walks_backwards
+        found: list[MessageRecord] = []
+        for message in self._scan(tenant, run, low, high, newest_first=read_backwards):
+            if self._belongs(run, message):
+                found.append(message)
+                if len(found) >= page.limit:
+                    break
+        if page.walks_backwards:
+            found.reverse()
+        return found
+
+    def _scan(
+        self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
+    ) -> Iterator[MessageRecord]:
+        """The agent's messages strictly between the seq bounds, in chunks."""
+        while high is None or low + 1 < high:
+            chunk = self._store.children(
+                tenant,
+                MessageRecord,
+                run.agent_id,
+                limit=_SCAN_CHUNK,
+                after_seq=low,
+                before_seq=high,
+                newest_first=newest_first,
+            )
+            yield from chunk
+            if len(chunk) < _SCAN_CHUNK:
+                return
+            if newest_first:
+                high = chunk[-1].seq
+            else:
+                low = chunk[-1].seq
+
+    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str | None, name: str) -> int | None:
+        if cursor is None:
+            return None
+        message = self._store.find_child(tenant, MessageRecord, cursor)
+        if message is None or message.parent_id != run.agent_id:
+            raise unknown_cursor(name, cursor)
+        return message.seq

@@ -1,0 +1,162 @@
+"""sleeptime and voice_sleeptime: the main agent answers; sleeptime agents learn from the
+conversation afterwards, as background Runs, by editing the memory they share with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.errors import ConcurrentModificationError
+from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.runtime.group_engine import GroupEngine, GroupSend
+from core.runtime.transcript import as_lines, public_text
+from core.services.runs import AGENT_TURN, RunService
+from core.services.unit_of_work import UnitOfWork
+
+DEFAULT_MAX_BUFFER = 30
+DEFAULT_MIN_BUFFER = 15
+REVIEW_LIMIT = 100
+
+REVIEW_PROMPT = (
+    "Here is the conversation of the agent whose memory you manage, since your last "
+    "review. Store what matters in the memory blocks you share with it, then stop.\n\n{lines}"
+)
+EVICTION_PROMPT = (
+    "These messages are leaving the voice agent's context. Store what matters from them in "
+    "the memory blocks you share with it, then stop.\n\n{lines}"
+)
+
+
+def should_run(turns: int, frequency: int | None) -> bool:
+    """After foreground turns 1, 1+N, 1+2N…; null means every turn, 0 never."""
+    if frequency is None:
+        return True
+    return frequency > 0 and (turns - 1) % frequency == 0
+
+
+def sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str], None]:
+    def pattern(engine: GroupEngine, send: GroupSend, lease: str) -> None:
+        send.usage.run_ids = []
+        turn = engine.speak(send, lease, send.group.manager_agent_id or "")
+        send.stop_reason = turn.stop_reason
+        if turn.stop_reason != "end_turn":
+            return
+
+        def count(group: GroupRecord) -> None:
+            group.turns_counter = (group.turns_counter or 0) + 1
+
+        group = engine.update_group(send.tenant, send.group.id, count, require_lease=lease)
+        send.group = group
+        if not group.agent_ids or not should_run(
+            group.turns_counter or 0, group.sleeptime_agent_frequency
+        ):
+            return
+        since = 0
+        if group.last_processed_message_id:
+            last = engine.store.find_child(
+                send.tenant, TranscriptRecord, group.last_processed_message_id
+            )
+            since = last.seq if last is not None and last.parent_id == group.id else 0
+        entries = list(
+            reversed(
+                engine.store.children(
+                    send.tenant,
+                    TranscriptRecord,
+                    group.id,
+                    limit=REVIEW_LIMIT,
+                    after_seq=max(since, group.transcript_start_seq - 1),
+                    newest_first=True,
+                )
+            )
+        )
+        if not entries:
+            return
+        text = REVIEW_PROMPT.format(lines=as_lines(entries))
+        for member in group.agent_ids:
+            run = runs.submit(
+                send.tenant,
+                member,
+                {
+                    "kind": AGENT_TURN,
+                    "input": text,
+                    "group_id": group.id,
+                    "model_metadata": {"role": "sleeptime"},
+                },
+                {"group_id": group.id, "manager_type": "sleeptime"},
+            )
+            send.usage.run_ids.append(run.id)
+        processed = entries[-1].id
+
+        def mark(g: GroupRecord) -> None:
+            g.last_processed_message_id = processed
+
+        send.group = engine.update_group(send.tenant, group.id, mark, require_lease=lease)
+
+    return pattern
+
+
+def voice_sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str], None]:
+    def pattern(engine: GroupEngine, send: GroupSend, lease: str) -> None:
+        send.usage.run_ids = []
+        main = send.group.manager_agent_id or ""
+        turn = engine.speak(send, lease, main)
+        send.stop_reason = turn.stop_reason
+        group = send.group
+        max_len = group.max_message_buffer_length or DEFAULT_MAX_BUFFER
+        min_len = group.min_message_buffer_length or DEFAULT_MIN_BUFFER
+        evicted = _evict(engine, send.tenant, main, max_len, min_len)
+        if not evicted or not group.agent_ids:
+            return
+        text = EVICTION_PROMPT.format(lines=_lines(evicted))
+        for member in group.agent_ids:
+            run = runs.submit(
+                send.tenant,
+                member,
+                {
+                    "kind": AGENT_TURN,
+                    "input": text,
+                    "group_id": group.id,
+                    "model_metadata": {"role": "sleeptime"},
+                },
+                {"group_id": group.id, "manager_type": "voice_sleeptime"},
+            )
+            send.usage.run_ids.append(run.id)
+
+    return pattern
+
+
+def _evict(
+    engine: GroupEngine, tenant: str, agent_id: str, max_len: int, min_len: int
+) -> list[MessageRecord]:
+    """When the agent's in-context messages exceed `max_len`, move its context start so
+    `min_len` remain; returns the messages that left."""
+    for _ in range(5):
+        uow = UnitOfWork(engine.store, tenant, engine.clock)
+        agent = uow.load(AgentRecord, agent_id)
+        if agent.next_message_seq - agent.context_start_seq <= max_len:
+            return []
+        new_start = agent.next_message_seq - min_len
+        evicted = engine.store.children(
+            tenant,
+            MessageRecord,
+            agent_id,
+            limit=max_len,
+            after_seq=agent.context_start_seq - 1,
+            before_seq=new_start,
+        )
+        agent.context_start_seq = new_start
+        uow.touch(agent)
+        try:
+            uow.commit()
+        except ConcurrentModificationError:
+            continue
+        return evicted
+    return []
+
+
+def _lines(records: list[MessageRecord]) -> str:
+    lines = []
+    for record in records:
+        text = public_text(record)
+        if text:
+            lines.append(f"{record.name or record.role}: {text}")
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""/v1/groups/{group_id}/messages routes: send, stream, list, edit, reset."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from core.paging import PageRequest
+from core.runtime.rendering import RenderOptions
+from core.schemas.messages import (
+    LettaMessage,
+    LettaMessageBase,
+    LettaRequest,
+    LettaResponse,
+    LettaStreamingRequest,
+    TextContent,
+)
+from handler.deps import GroupIdPath, MessageIdPath, ServicesDep, TenantDep, page_params
+from handler.sse import sse_frames
+
+router = APIRouter(prefix="/v1/groups", tags=["groups"])
+
+# The send routes answer their own 5xx with x-should-retry: false (SPEC §6): a send that
+# failed half-way must not be replayed blindly by the SDK's automatic retries.
+NO_RETRY = {"x-should-retry": "false"}
+
+
+@router.post("/{group_id}/messages", response_model=LettaResponse)
+def send_group_message(
+    group_id: GroupIdPath, body: LettaRequest, services: ServicesDep, tenant: TenantDep
+) -> LettaResponse:
+    return services.group_messages.send(tenant, group_id, body)
+
+
+@router.post("/{group_id}/messages/stream")
+def send_group_message_streaming(
+    group_id: GroupIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
+) -> StreamingResponse:
+    """Server-sent events: a frame per message as it is produced, then the stop reason, the
+    usage and [DONE]. Errors before the first frame are ordinary HTTP errors."""
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            response = services.group_messages.send(
+                tenant, group_id, body, emit=lambda messages: events.put(("messages", messages))
+            )
+            events.put(("done", response))
+        except Exception as error:  # noqa: BLE001 - handed to the stream or the error mapper
+            events.put(("error", error))
+
+    threading.Thread(target=run, name=f"stream-{group_id}", daemon=True).start()
+    first = events.get()
+    if first[0] == "error":
+        raise first[1]
+
+    def items() -> Iterator[tuple[str, Any]]:
+        item = first
+        while True:
+            yield item
+            if item[0] in ("done", "error"):
+                return
+            item = events.get()
+
+    return StreamingResponse(sse_frames(items()), media_type="text/event-stream")
+
+
+@router.get("/{group_id}/messages", response_model=list[LettaMessage])
+def list_group_messages(
+    group_id: GroupIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(10, "desc"))],
+    use_assistant_message: bool = True,
+    assistant_message_tool_name: str = "send_message",
+    assistant_message_tool_kwarg: str = "message",
+) -> list[LettaMessageBase]:
+    options = RenderOptions(
+        use_assistant_message=use_assistant_message,
+        assistant_message_tool_name=assistant_message_tool_name,
+        assistant_message_tool_kwarg=assistant_message_tool_kwarg,
+    )
+    return services.group_messages.list(tenant, group_id, page, options)
+
+
+class UpdateGroupMessage(BaseModel):
+    """Letta's UpdateSystem/User/Reasoning/AssistantMessage bodies in one model: the text is
+    `content` (string or text parts) or, for reasoning, `reasoning`."""
+
+    message_type: (
+        Literal["system_message", "user_message", "reasoning_message", "assistant_message"] | None
+    ) = None
+    content: str | list[TextContent] | None = None
+    reasoning: str | None = Field(None, description="For reasoning_message edits.")
+
+    def text(self) -> str | None:
+        if self.reasoning is not None:
+            return self.reasoning
+        if isinstance(self.content, list):
+            return "\n".join(part.text for part in self.content)
+        return self.content
+
+
+@router.patch("/{group_id}/messages/{message_id}", response_model=LettaMessage)
+def modify_group_message(
+    group_id: GroupIdPath,
+    message_id: MessageIdPath,
+    body: UpdateGroupMessage,
+    services: ServicesDep,
+    tenant: TenantDep,
+) -> LettaMessageBase:
+    return services.message_edits.apply(
+        tenant, group_id, message_id, body.message_type, body.text()
+    )
+
+
+@router.patch("/{group_id}/reset-messages")
+def reset_group_messages(group_id: GroupIdPath, services: ServicesDep, tenant: TenantDep) -> None:
+    services.group_messages.reset(tenant, group_id)
