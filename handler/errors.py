@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -14,6 +16,8 @@ from core.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+
+logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     BadRequestError: 400,
@@ -51,5 +55,20 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": error.detail}, status_code=error.status_code, headers=error.headers
         )
 
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=error)
+        headers = {"x-should-retry": "false"} if is_send(request) else None
+        return JSONResponse({"detail": "Internal server error"}, status_code=500, headers=headers)
+
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def is_send(request: Request) -> bool:
+    """The send routes: their 5xx must not be retried blindly by the SDK (SPEC §6), since
+    part of the send may already have happened."""
+    path = request.url.path.rstrip("/")
+    return request.method == "POST" and (
+        path.endswith("/messages") or path.endswith("/messages/stream")
+    )

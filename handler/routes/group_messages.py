@@ -26,10 +26,6 @@ from handler.sse import sse_frames
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 
-# The send routes answer their own 5xx with x-should-retry: false (SPEC §6): a send that
-# failed half-way must not be replayed blindly by the SDK's automatic retries.
-NO_RETRY = {"x-should-retry": "false"}
-
 
 @router.post("/{group_id}/messages", response_model=LettaResponse)
 def send_group_message(
