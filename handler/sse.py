@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from core.errors import DomainError
+from core.ids import RUN, new_id
 from core.schemas.messages import LettaMessageBase, LettaResponse
 
 logger = logging.getLogger(__name__)
@@ -33,14 +34,18 @@ def sse_frames(events: Iterable[tuple[str, Any]]) -> Iterator[str]:
             yield frame(value.usage.model_dump(mode="json"))
             yield frame("[DONE]")
         else:
+            # Letta's error frame names a run; this id also tags the log line of the failure.
+            stream_id = new_id(RUN)
             detail = value.detail if isinstance(value, DomainError) else "Internal error"
             if not isinstance(value, DomainError):
-                logger.exception("stream failed", exc_info=value)
+                logger.error("stream %s failed", stream_id, exc_info=value)
             yield frame(
                 {
                     "message_type": "error_message",
+                    "run_id": stream_id,
                     "error_type": type(value).__name__,
                     "message": detail,
+                    "detail": detail,
                 }
             )
             yield frame({"message_type": "stop_reason", "stop_reason": "error"})

@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SDK_PYTHON = REPO_ROOT / ".venv-sdk" / "bin" / "python"
 SCENARIO = REPO_ROOT / "tests" / "sdk" / "crud_scenario.py"
 MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
+GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -164,3 +165,7 @@ def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None
     sent = [r for r in local_server.openai.requests if r["model"] == "fake-model"]
     assert sent, "the openai/... agent never reached the OpenAI-compatible server"
     assert any("what is the plan?" in str(m.get("content")) for r in sent for m in r["messages"])
+
+
+def test_official_sdk_group_messages_scenario(local_server: LocalServer) -> None:
+    _run_scenario(local_server, GROUPS_SCENARIO)

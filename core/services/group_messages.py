@@ -76,6 +76,7 @@ class GroupMessageService:
 
         group, lease = self._engine.acquire(tenant, group_id)
         send = GroupSend(tenant, group, req, names, emit=forward)
+        send.usage.run_ids = []  # runs started by this send (sleeptime patterns add them)
         try:
             self._engine.append(send, lease, inputs)
             pattern(self._engine, send, lease)
