@@ -149,9 +149,9 @@ def _choose(
 def match_member(answer: str, candidates: list[str], names: dict[str, str]) -> str | None:
     """An exact member id, else a member name as a whole word (case-insensitive); None when
     nothing or more than one candidate matches."""
-    for candidate in candidates:
-        if candidate in answer:
-            return candidate
+    by_id = [c for c in candidates if c in answer]
+    if by_id:
+        return by_id[0] if len(by_id) == 1 else None
     hits = [
         c
         for c in candidates
