@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from fastapi.responses import StreamingResponse
 
 from core.errors import DomainError
 from core.ids import RUN, new_id
@@ -50,3 +54,38 @@ def sse_frames(events: Iterable[tuple[str, Any]]) -> Iterator[str]:
             )
             yield frame({"message_type": "stop_reason", "stop_reason": "error"})
             yield frame("[DONE]")
+
+
+Emit = Callable[[list[LettaMessageBase]], None]
+
+
+def stream_send(send: Callable[[Emit], LettaResponse]) -> StreamingResponse:
+    """Run a send in a worker thread and stream what it emits as SSE.
+
+    The response starts once the send has produced its first event, so a failure before
+    anything was produced (unknown group, busy group, bad input) is still an ordinary HTTP
+    error from the error mapper; later failures become an error frame.
+    """
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            response = send(lambda messages: events.put(("messages", messages)))
+            events.put(("done", response))
+        except Exception as error:  # noqa: BLE001 - handed to the stream or the error mapper
+            events.put(("error", error))
+
+    threading.Thread(target=run, name="stream-send", daemon=True).start()
+    first = events.get()
+    if first[0] == "error":
+        raise first[1]
+
+    def items() -> Iterator[tuple[str, Any]]:
+        item = first
+        while True:
+            yield item
+            if item[0] in ("done", "error"):
+                return
+            item = events.get()
+
+    return StreamingResponse(sse_frames(items()), media_type="text/event-stream")

@@ -38,6 +38,8 @@ EXPECTED_ROUTES = {
     ("GET", "/v1/agents/{agent_id}/groups"),
     ("POST", "/v1/agents/{agent_id}/messages"),
     ("GET", "/v1/agents/{agent_id}/messages"),
+    ("POST", "/v1/agents/{agent_id}/messages/stream"),
+    ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"),
     ("POST", "/v1/blocks"),
     ("GET", "/v1/blocks"),
     ("GET", "/v1/blocks/{block_id}"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from core.errors import BadRequestError, ConflictError, NotFoundError
 from core.paging import PageRequest
 from core.ports import Clock, Store
@@ -41,7 +44,13 @@ class AgentMessageService:
         self._clock = clock
         self._loop = loop
 
-    def send(self, tenant: str, agent_id: str, req: LettaRequest) -> LettaResponse:
+    def send(
+        self,
+        tenant: str,
+        agent_id: str,
+        req: LettaRequest,
+        emit: Callable[[list[LettaMessageBase]], None] | None = None,
+    ) -> LettaResponse:
         agent = self._store.get(tenant, AgentRecord, agent_id)
         if agent is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
@@ -64,13 +73,21 @@ class AgentMessageService:
                 )
             creates = [m for m in items if isinstance(m, MessageCreate)]
             prelude = input_records(creates, req.override_model or agent.model, self._clock)
+        own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
+        rendering = render_options(req)
+
+        def on_step(records: list[MessageRecord]) -> None:
+            rendered = render([r for r in records if r.id not in own_inputs], rendering)
+            if emit is not None and rendered:
+                emit(rendered)
+
+        options = replace(options, on_step=on_step)
         result = self._loop.run(tenant, agent_id, prelude, options)
         usage = RequestUsage()
         usage.by_agent[agent_id] = result.usage
-        own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
         produced = [r for r in result.messages if r.id not in own_inputs]
         return LettaResponse(
-            messages=render(produced, render_options(req)),
+            messages=render(produced, rendering),
             stop_reason=LettaStopReason(stop_reason=result.stop_reason),
             usage=usage.to_wire(),
         )

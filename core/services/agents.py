@@ -209,6 +209,15 @@ class AgentService:
         return self._render(uow, record)
 
     @retry_on_conflict
+    def attach_block(self, tenant: str, agent_id: str, block_id: str) -> AgentState:
+        """Give the agent an existing block (a no-op if it already has it)."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(AgentRecord, agent_id)
+        attach_blocks(uow, record, [uow.load(BlockRecord, block_id)])
+        uow.commit()
+        return self._render(uow, record)
+
+    @retry_on_conflict
     def delete(self, tenant: str, agent_id: str) -> None:
         """Delete the agent, leaving its groups (minus it) and its blocks in place."""
         uow = UnitOfWork(self._store, tenant, self._clock)

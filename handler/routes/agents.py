@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 
-from core.errors import BadRequestError
 from core.paging import PageRequest
 from core.runtime.rendering import RenderOptions
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
 from core.schemas.groups import Group
 from core.schemas.messages import LettaMessage, LettaResponse, LettaStreamingRequest
 from core.services.agents import AgentFilter
-from handler.deps import AgentIdPath, ServicesDep, TenantDep, page_params
+from handler.deps import AgentIdPath, BlockIdPath, ServicesDep, TenantDep, page_params
 from handler.routing import collection
+from handler.sse import stream_send
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
@@ -71,6 +72,13 @@ def delete_agent(agent_id: AgentIdPath, services: ServicesDep, tenant: TenantDep
     return {"message": f"Agent id={agent_id} successfully deleted"}
 
 
+@router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response_model=AgentState)
+def attach_core_memory_block(
+    agent_id: AgentIdPath, block_id: BlockIdPath, services: ServicesDep, tenant: TenantDep
+) -> AgentState:
+    return services.agents.attach_block(tenant, agent_id, block_id)
+
+
 @router.get("/{agent_id}/groups", response_model=list[Group])
 def list_groups_for_agent(
     agent_id: AgentIdPath,
@@ -82,15 +90,21 @@ def list_groups_for_agent(
     return services.agents.list_groups(tenant, agent_id, page, manager_type)
 
 
-@router.post(
-    "/{agent_id}/messages", response_model=LettaResponse, response_model_exclude_none=False
-)
+@router.post("/{agent_id}/messages", response_model=LettaResponse)
 def send_message(
     agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
-) -> LettaResponse:
+) -> LettaResponse | StreamingResponse:
+    """With `streaming: true` the answer is the same SSE stream as /messages/stream."""
     if body.streaming:
-        raise BadRequestError("Streaming is not offered on this route yet; send streaming=false.")
+        return stream_send(lambda emit: services.agent_messages.send(tenant, agent_id, body, emit))
     return services.agent_messages.send(tenant, agent_id, body)
+
+
+@router.post("/{agent_id}/messages/stream")
+def create_agent_message_stream(
+    agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
+) -> StreamingResponse:
+    return stream_send(lambda emit: services.agent_messages.send(tenant, agent_id, body, emit))
 
 
 @router.get("/{agent_id}/messages", response_model=list[LettaMessage])

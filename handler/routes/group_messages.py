@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
@@ -22,7 +19,7 @@ from core.schemas.messages import (
     TextContent,
 )
 from handler.deps import GroupIdPath, MessageIdPath, ServicesDep, TenantDep, page_params
-from handler.sse import sse_frames
+from handler.sse import stream_send
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 
@@ -40,31 +37,7 @@ def send_group_message_streaming(
 ) -> StreamingResponse:
     """Server-sent events: a frame per message as it is produced, then the stop reason, the
     usage and [DONE]. Errors before the first frame are ordinary HTTP errors."""
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def run() -> None:
-        try:
-            response = services.group_messages.send(
-                tenant, group_id, body, emit=lambda messages: events.put(("messages", messages))
-            )
-            events.put(("done", response))
-        except Exception as error:  # noqa: BLE001 - handed to the stream or the error mapper
-            events.put(("error", error))
-
-    threading.Thread(target=run, name=f"stream-{group_id}", daemon=True).start()
-    first = events.get()
-    if first[0] == "error":
-        raise first[1]
-
-    def items() -> Iterator[tuple[str, Any]]:
-        item = first
-        while True:
-            yield item
-            if item[0] in ("done", "error"):
-                return
-            item = events.get()
-
-    return StreamingResponse(sse_frames(items()), media_type="text/event-stream")
+    return stream_send(lambda emit: services.group_messages.send(tenant, group_id, body, emit=emit))
 
 
 @router.get("/{group_id}/messages", response_model=list[LettaMessage])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -189,3 +191,35 @@ def test_tenants_are_isolated_and_keys_required(settings: Settings) -> None:
     )
     assert response.status_code == 404
     assert client.get(f"/v1/agents/{agent['id']}", headers=alice).status_code == 200
+
+
+def test_attach_core_memory_block_reaches_the_agent_once(api: Api) -> None:
+    agent = api.agent("a")
+    block = api.block("notes", "n")
+    path = f"/v1/agents/{agent['id']}/core-memory/blocks/attach/{block['id']}"
+    attached = api.ok("PATCH", path)
+    assert [b["id"] for b in attached["blocks"]] == [block["id"]]
+    assert [b["id"] for b in api.ok("PATCH", path)["blocks"]] == [block["id"]]
+    clash = api.block("notes", "other")
+    response = api.client.patch(f"/v1/agents/{agent['id']}/core-memory/blocks/attach/{clash['id']}")
+    assert response.status_code == 400
+
+
+def test_agent_send_streams_when_asked(api: Api) -> None:
+    agent = api.agent("streamer")
+    for response in (
+        api.client.post(f"/v1/agents/{agent['id']}/messages/stream", json={"input": "hi"}),
+        api.client.post(
+            f"/v1/agents/{agent['id']}/messages", json={"input": "hi", "streaming": True}
+        ),
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        frames = [f for f in response.text.split("\n\n") if f.startswith("data: ")]
+        kinds = [json.loads(f[6:])["message_type"] for f in frames[:-1]]
+        assert kinds == [
+            "reasoning_message",
+            "assistant_message",
+            "stop_reason",
+            "usage_statistics",
+        ]
+        assert frames[-1] == "data: [DONE]"

@@ -46,6 +46,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/agents/{agent_id}/groups", None),
     ("POST", "/v1/agents/{agent_id}/messages", {"input": "x"}),
     ("GET", "/v1/agents/{agent_id}/messages", None),
+    ("POST", "/v1/agents/{agent_id}/messages/stream", {"input": "x"}),
+    ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}", None),
     ("GET", "/v1/blocks/{block_id}", None),
     ("PATCH", "/v1/blocks/{block_id}", {"value": "x"}),
     ("DELETE", "/v1/blocks/{block_id}", None),

@@ -175,6 +175,12 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         c.post(f"/v1/agents/{w.alice['id']}/messages", json={"input": "hi, remember me"}),
         c.get(f"/v1/agents/{w.alice['id']}/messages"),
     )[1],
+    ("POST", "/v1/agents/{agent_id}/messages/stream"): lambda c, w: c.post(
+        f"/v1/agents/{w.boss['id']}/messages/stream", json={"input": "hello"}
+    ),
+    ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"): lambda c, w: c.patch(
+        f"/v1/agents/{w.boss['id']}/core-memory/blocks/attach/{w.block['id']}"
+    ),
     ("POST", "/v1/blocks/"): lambda c, w: c.post(
         "/v1/blocks/",
         json={"label": "notes", "value": "x", "limit": 100, "metadata": {"a": 1}, "tags": ["t"]},
