@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -20,8 +19,9 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from tests.conftest import Api
+from tests.reference import OPENAPI
 
-REFERENCE = Path("/work/shared/reference/letta-openapi-subset.json")
+REFERENCE = OPENAPI
 DOC: dict[str, Any] = json.loads(REFERENCE.read_text())
 BASE = "urn:letta-openapi"
 REGISTRY: Registry = Registry().with_resource(BASE, DRAFT202012.create_resource(DOC))

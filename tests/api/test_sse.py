@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -12,10 +11,9 @@ from referencing.jsonschema import DRAFT202012
 from core.errors import ConflictError
 from core.schemas.messages import LettaResponse, LettaStopReason, LettaUsageStatistics
 from handler.sse import sse_frames
+from tests.reference import openapi_document
 
-DOC = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared/reference/letta-openapi-subset.json").read_text()
-)
+DOC = openapi_document()
 REGISTRY = Registry().with_resource(
     "ref", Resource.from_contents(DOC, default_specification=DRAFT202012)
 )
