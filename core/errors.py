@@ -35,6 +35,15 @@ class ConflictError(DomainError):
     """The resource is busy or was changed by someone else meanwhile (HTTP 409)."""
 
 
+class PayloadTooLargeError(DomainError):
+    """A message too large to store (HTTP 413)."""
+
+
+class SendInterruptedError(ConflictError):
+    """A send lost its hold on the group part-way; replaying it would repeat what already
+    happened, so the edge tells clients not to retry it automatically."""
+
+
 class ConcurrentModificationError(ConflictError):
     """An optimistic write lost a race; use-cases retry these before giving up as a 409."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import boto3
 from botocore.config import Config
@@ -62,7 +63,8 @@ def build_services(
     launcher = InProcessLauncher()
     runs = RunService(store, clock, loop, launcher)
     launcher.bind(runs.execute)
-    group_messages = GroupMessageService(store, clock, GroupEngine(store, clock, loop))
+    lease = timedelta(seconds=settings.group_lease_s)
+    group_messages = GroupMessageService(store, clock, GroupEngine(store, clock, loop, lease))
     group_messages.register_pattern("sleeptime", sleeptime(runs))
     group_messages.register_pattern("voice_sleeptime", voice_sleeptime(runs))
     return Services(

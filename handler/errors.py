@@ -14,6 +14,8 @@ from core.errors import (
     DomainError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
+    SendInterruptedError,
     UnauthorizedError,
 )
 
@@ -24,6 +26,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     UnauthorizedError: 401,
     NotFoundError: 404,
     ConflictError: 409,
+    PayloadTooLargeError: 413,
     InvalidInputError: 422,
 }
 
@@ -40,8 +43,10 @@ def domain_error_response(error: DomainError) -> JSONResponse:
     if isinstance(error, InvalidInputError):
         detail = [{"loc": list(error.loc), "msg": error.detail, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=status)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": error.detail}, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(error, SendInterruptedError):
+        headers["x-should-retry"] = "false"
+    return JSONResponse({"detail": error.detail}, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     offline_model_latency_ms: int = Field(
         0, ge=0, description="Delay added to every offline model call (for tests, benchmarks)."
     )
+    group_lease_s: float = Field(
+        180.0,
+        gt=0,
+        description="How long a group send holds the group between two of its writes "
+        "(above the function timeout, so a killed send frees the group soon after).",
+    )
     service_version: str = "0.1.0"
 
     def tenants_by_key(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ counter), so a failure mid-turn keeps every finished step and half-writes nothin
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,13 +42,20 @@ from core.runtime.usage import UsageTally
 from core.schemas.messages import ApprovalCreate, ToolReturn
 from core.services.unit_of_work import UnitOfWork
 
+logger = logging.getLogger(__name__)
+
 REPLY_TOOL_AGENT_TYPES = {"memgpt_agent", "memgpt_v2_agent", "voice_convo_agent"}
 """Agent types that answer through send_message; their plain text is inner thought."""
 
 CONTEXT_MESSAGES = 100
-"""How many recent messages are read to build a context; older ones are summarised."""
+"""Most messages a context holds; past that the older half is summarised."""
+CONTEXT_READ = 150
+"""How many recent messages are read to build a context (more than CONTEXT_MESSAGES, so
+everything in context is read when compaction summarises it)."""
 
 COMMIT_ATTEMPTS = 3
+COMMIT_CHUNK = 80
+"""Records per write, leaving room under DynamoDB's 100-item transactions."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ class AgentLoop:
         self._store = store
         self._clock = clock
         self._model = model
-        self._compactor = Compactor(store, clock, model)
+        self._compactor = Compactor(store, clock, model, max_messages=CONTEXT_MESSAGES)
 
     def run(
         self,
@@ -131,7 +139,7 @@ class AgentLoop:
             produced.extend(committed)
             if options.on_step is not None:
                 options.on_step(committed)
-            history = (history + committed)[-CONTEXT_MESSAGES:]
+            history = (history + committed)[-CONTEXT_READ:]
             pending = []
             if outcome.stop_reason is not None:
                 stop_reason = outcome.stop_reason
@@ -203,7 +211,7 @@ class AgentLoop:
             tenant,
             MessageRecord,
             agent.id,
-            limit=CONTEXT_MESSAGES,
+            limit=CONTEXT_READ,
             after_seq=agent.context_start_seq - 1,
             newest_first=True,
         )
@@ -300,6 +308,9 @@ class AgentLoop:
                 result = execute(name, arguments, context)
             except ToolError as exc:
                 return str(exc), "error"
+            except Exception as exc:  # noqa: BLE001 - a tool failure goes back to the model
+                logger.exception("tool %s failed", name)
+                return f"Tool {name!r} failed: {type(exc).__name__}.", "error"
             for block in blocks:
                 if block.id in context.touched:
                     uow.touch(block)
@@ -335,8 +346,23 @@ class AgentLoop:
         outcome: _StepOutcome,
         options: TurnOptions,
     ) -> tuple[list[MessageRecord], AgentRecord]:
-        """Number and save the step's messages with the agent's counter, atomically."""
-        records = [*pending, *outcome.records]
+        """Number and save the step's messages with the agent's counter. The step's own
+        records are one atomic write; a long run of inputs before them (a member catching up
+        on a group) is saved first, in writes that each fit a transaction."""
+        agent: AgentRecord | None = None
+        for start in range(0, len(pending), COMMIT_CHUNK):
+            agent = self._save(tenant, agent_id, pending[start : start + COMMIT_CHUNK], None)
+        if outcome.records or agent is None:
+            agent = self._save(tenant, agent_id, outcome.records, outcome)
+        return [*pending, *outcome.records], agent
+
+    def _save(
+        self,
+        tenant: str,
+        agent_id: str,
+        records: list[MessageRecord],
+        outcome: _StepOutcome | None,
+    ) -> AgentRecord:
         for attempt in range(COMMIT_ATTEMPTS):
             uow = UnitOfWork(self._store, tenant, self._clock)
             agent = uow.load(AgentRecord, agent_id)
@@ -347,14 +373,14 @@ class AgentLoop:
             agent.next_message_seq += len(records)
             if any(r.role == "approval" for r in records):
                 agent.pending_approval_id = None
-            if outcome.stop_reason == "requires_approval":
+            if outcome is not None and outcome.stop_reason == "requires_approval":
                 agent.pending_approval_id = outcome.records[0].id
-            if outcome.stop_reason is not None:
+            if outcome is not None and outcome.stop_reason is not None:
                 agent.echoed["last_stop_reason"] = outcome.stop_reason
             uow.touch(agent)
             try:
                 uow.commit()
-                return records, agent
+                return agent
             except ConcurrentModificationError:
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise

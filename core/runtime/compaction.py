@@ -36,10 +36,13 @@ class Compaction:
 
 
 class Compactor:
-    def __init__(self, store: Store, clock: Clock, model: ModelClient) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, model: ModelClient, max_messages: int = 100
+    ) -> None:
         self._store = store
         self._clock = clock
         self._model = model
+        self._max_messages = max_messages
 
     def maybe_compact(
         self,
@@ -54,7 +57,9 @@ class Compactor:
         `incoming` (not yet stored) messages together would not fit the window."""
         window = int(agent.llm_config.get("context_window") or 0)
         size = estimate_tokens(system) + conversation_tokens(to_chat(history + incoming))
-        if not window or size <= window * TRIGGER_FRACTION or len(history) < 2:
+        too_long = len(history) + len(incoming) > self._max_messages
+        too_big = bool(window) and size > window * TRIGGER_FRACTION
+        if not (too_long or too_big) or len(history) < 2:
             return None
         cut = _cut_point(history)
         if cut == 0:

@@ -15,18 +15,25 @@ from datetime import timedelta
 from typing import Any
 
 from core import ids
-from core.errors import BadRequestError, ConcurrentModificationError, ConflictError, NotFoundError
+from core.errors import (
+    ConcurrentModificationError,
+    ConflictError,
+    NotFoundError,
+    SendInterruptedError,
+)
 from core.llm import ToolSpec
 from core.ports import Clock, Store
-from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.records import GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult
 from core.runtime.transcript import relay, to_transcript
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import LettaRequest
 from core.services.unit_of_work import UnitOfWork
 
-LEASE = timedelta(minutes=15)
-"""Longest a send may hold a group; a crashed holder's lease expires after it."""
+DEFAULT_LEASE = timedelta(seconds=180)
+"""How long a send holds the group between two of its writes; every speaker turn renews
+it. Keep it above the function's timeout, so a send that was killed (timeout, out of memory)
+frees the group soon after, while a live one never loses it."""
 
 RELAY_LIMIT = 100
 """At most this many unseen transcript entries are handed to a speaker at once."""
@@ -69,10 +76,13 @@ class Turn:
 
 
 class GroupEngine:
-    def __init__(self, store: Store, clock: Clock, loop: AgentLoop) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, loop: AgentLoop, lease: timedelta = DEFAULT_LEASE
+    ) -> None:
         self.store = store
         self.clock = clock
         self.loop = loop
+        self.lease = lease
 
     # -- lease ---------------------------------------------------------------------------
 
@@ -86,7 +96,7 @@ class GroupEngine:
                 raise ConflictError(
                     f"Group {group_id} is busy with another send; retry once it has finished."
                 )
-            group.lease_id, group.lease_expires_at = lease_id, now + LEASE
+            group.lease_id, group.lease_expires_at = lease_id, now + self.lease
             uow.touch(group)
             try:
                 uow.commit()
@@ -115,8 +125,13 @@ class GroupEngine:
                 group = uow.load(GroupRecord, group_id)
             except NotFoundError:
                 raise
-            if require_lease is not None and group.lease_id != require_lease:
-                raise ConflictError(f"Group {group_id} lost its send lease; retry the send.")
+            if require_lease is not None:
+                if group.lease_id != require_lease:
+                    raise SendInterruptedError(
+                        f"Group {group_id} was taken over by another send while this one "
+                        "ran; what was produced so far is in the transcript."
+                    )
+                group.lease_expires_at = self.clock.now() + self.lease
             for record in add(group) if add else []:
                 uow.add(record)
             change(group)
@@ -227,15 +242,6 @@ class GroupEngine:
             send.usage.tally(agent_id, result.agent.name).merge(result.usage)
             self.commit_turn(send, lease_id, turn)
         return turn
-
-    def names_of(self, tenant: str, agent_ids: list[str]) -> dict[str, str]:
-        found = self.store.get_many(tenant, AgentRecord, agent_ids)
-        missing = [a for a in agent_ids if a not in found]
-        if missing:
-            raise BadRequestError(
-                f"Group members no longer exist: {', '.join(missing)}; modify the group."
-            )
-        return {a: found[a].name for a in agent_ids}
 
 
 def _clear_lease(group: GroupRecord, lease_id: str) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from core import ids
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, PayloadTooLargeError
 from core.model_handles import PROVIDERS, parse_handle
 from core.ports import Clock
 from core.records import MessageRecord
 from core.schemas.messages import ImageContent, MessageCreate, TextContent
+
+MAX_MESSAGE_BYTES = 300_000
+"""A stored message must fit one DynamoDB item (400 KB) with room for its keys."""
 
 
 def input_records(
@@ -20,7 +23,7 @@ def input_records(
 ) -> list[MessageRecord]:
     """Unsaved records for the caller's messages; a content part the model cannot take is a
     422 that names it, never silently dropped."""
-    provider = PROVIDERS[parse_handle(model_handle)[0]]
+    provider = PROVIDERS[parse_handle(model_handle, ("body", "override_model"))[0]]
     records = []
     for index, message in enumerate(messages):
         text, parts = _content(message, provider.name, provider.image_sources, (*loc_prefix, index))
@@ -39,6 +42,13 @@ def input_records(
                 group_id=group_id,
             )
         )
+    for index, record in enumerate(records):
+        size = len(record.model_dump_json())
+        if size > MAX_MESSAGE_BYTES:
+            raise PayloadTooLargeError(
+                f"Message {index} is {size} bytes once stored; the limit is "
+                f"{MAX_MESSAGE_BYTES}. Send large content in smaller parts."
+            )
     return records
 
 

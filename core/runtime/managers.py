@@ -40,7 +40,13 @@ def supervisor(engine: GroupEngine, send: GroupSend, lease: str) -> None:
     def broadcast(message: str) -> str:
         note = _note(engine, send, manager, message)
 
-        def work(worker: str) -> Turn:
+        def work(worker: str) -> Turn | Exception:
+            try:
+                return _work(worker)
+            except Exception as error:  # noqa: BLE001 - one worker's failure is its entry
+                return error
+
+        def _work(worker: str) -> Turn:
             return engine.speak(
                 send,
                 lease,
@@ -54,7 +60,17 @@ def supervisor(engine: GroupEngine, send: GroupSend, lease: str) -> None:
             futures = [pool.submit(work, worker) for worker in workers]
             turns = [f.result() for f in futures]
         entries = []
-        for turn in turns:
+        for worker, turn in zip(workers, turns, strict=True):
+            if isinstance(turn, Exception):
+                entries.append(
+                    {
+                        "agent_id": worker,
+                        "name": send.names[worker],
+                        "response": None,
+                        "error": f"failed: {type(turn).__name__}",
+                    }
+                )
+                continue
             send.usage.tally(turn.agent_id, turn.result.agent.name).merge(turn.result.usage)
             engine.commit_turn(send, lease, turn)
             replies = [t for t in (public_text(r) for r in turn.own) if t]
@@ -71,6 +87,9 @@ def supervisor(engine: GroupEngine, send: GroupSend, lease: str) -> None:
         send, lease, manager, extra_tools=tuple(tool_specs([BROADCAST])), broadcast=broadcast
     )
     send.stop_reason = turn.stop_reason
+    # The workers' replies reached the supervisor through its tool result: do not relay
+    # them to it again next time.
+    engine.append(send, lease, [], (manager, send.group.next_transcript_seq - 1))
 
 
 def dynamic(engine: GroupEngine, send: GroupSend, lease: str) -> None:

@@ -57,11 +57,26 @@ def parse_arguments(call: ToolCall, allowed: list[str]) -> dict[str, Any]:
         raise InvalidToolCall(f"Arguments of {call.name!r} are not valid JSON: {exc}.") from exc
     if not isinstance(arguments, dict):
         raise InvalidToolCall(f"Arguments of {call.name!r} must be a JSON object.")
-    required = BUILTIN_TOOLS[call.name].parameters.get("required", [])
-    missing = [field for field in required if field not in arguments]
+    parameters = BUILTIN_TOOLS[call.name].parameters
+    missing = [field for field in parameters.get("required", []) if field not in arguments]
     if missing:
         raise InvalidToolCall(f"{call.name!r} is missing argument(s): {', '.join(missing)}.")
+    for field, spec in parameters.get("properties", {}).items():
+        value = arguments.get(field)
+        if value is not None and not _has_type(value, spec.get("type")):
+            raise InvalidToolCall(
+                f"Argument {field!r} of {call.name!r} must be of type {spec.get('type')}, "
+                f"got {value!r}."
+            )
     return arguments
+
+
+def _has_type(value: Any, kind: str | None) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return True
 
 
 def execute(name: str, args: dict[str, Any], ctx: ToolContext) -> str:

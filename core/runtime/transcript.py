@@ -16,7 +16,7 @@ from core.runtime.tools import SEND_MESSAGE
 
 def public_text(record: MessageRecord) -> str | None:
     """What a message said out loud, or None for private or empty messages."""
-    if record.role == "user":
+    if record.role in ("user", "system"):
         return record.text
     if record.role != "assistant" or record.is_err:
         return None
@@ -48,7 +48,7 @@ def relay(entries: list[TranscriptRecord], listener_id: str, clock: Clock) -> li
     else, as user messages carrying the speaker's name."""
     relayed = []
     for entry in entries:
-        if entry.sender_id == listener_id and entry.role != "user":
+        if entry.sender_id == listener_id and entry.role not in ("user", "system"):
             continue
         text = public_text(entry)
         if not text:
@@ -59,7 +59,7 @@ def relay(entries: list[TranscriptRecord], listener_id: str, clock: Clock) -> li
                 created_at=clock.now(),
                 parent_id=listener_id,
                 seq=0,
-                role="user",
+                role="system" if entry.role == "system" else "user",
                 text=text,
                 content=entry.content if entry.role == "user" else None,
                 name=entry.name,

@@ -179,7 +179,7 @@ def _is_approval(item: Any) -> bool:
 class LettaRequest(BaseModel):
     """Body of the send routes: exactly one of `messages` or `input`."""
 
-    messages: list[MessageCreate | ApprovalCreate] | None = None
+    messages: list[MessageCreate | ApprovalCreate] | None = Field(None, max_length=50)
     input: str | list[ContentPart] | None = None
     max_steps: int = Field(50, ge=1, le=1000)
     use_assistant_message: bool = True

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from core.errors import BadRequestError, InvalidInputError, NotFoundError
+from core.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
 from core.paging import PageRequest
 from core.ports import Clock, Store
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime import managers
+from core.runtime.agent_loop import TurnOptions
 from core.runtime.group_engine import GroupEngine, GroupSend
 from core.runtime.inputs import input_records
 from core.runtime.rendering import RenderOptions, render, render_page
 from core.schemas.messages import (
+    ApprovalCreate,
     LettaMessageBase,
     LettaRequest,
     LettaResponse,
@@ -59,13 +61,31 @@ class GroupMessageService:
         if pattern is None:
             raise BadRequestError(f"Sending to a {group.manager_type} group is not supported.")
         items = req.as_messages()
-        if not all(isinstance(m, MessageCreate) for m in items):
-            raise InvalidInputError(
-                "Group sends take user messages; approvals go to the agent that asked.",
-                ("body", "messages"),
+        agents = self._store.get_many(tenant, AgentRecord, speakers)
+        missing = [a for a in speakers if a not in agents]
+        if missing:
+            raise BadRequestError(
+                f"Group members no longer exist: {', '.join(missing)}; modify the group."
             )
-        names = self._engine.names_of(tenant, speakers)
-        inputs = self._inputs(tenant, speakers, items, group_id)
+        names = {a: agents[a].name for a in speakers}
+        waiting = [agents[a] for a in speakers if agents[a].pending_approval_id]
+        approvals = [m for m in items if isinstance(m, ApprovalCreate)]
+        if approvals:
+            if len(items) != 1 or not waiting:
+                raise BadRequestError(
+                    "An approval must be sent alone, to a group waiting for one."
+                    if waiting
+                    else f"Nothing in group {group_id} is waiting for an approval."
+                )
+            inputs: list[MessageRecord] = []
+        else:
+            if waiting:
+                raise ConflictError(
+                    f"Group {group_id} is paused: agent {waiting[0].id} waits for a decision "
+                    f"on the tool call(s) of message {waiting[0].pending_approval_id}; send an "
+                    "approval first."
+                )
+            inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
         options = render_options(req)
 
         def forward(records: list[MessageRecord]) -> None:
@@ -78,8 +98,11 @@ class GroupMessageService:
         send = GroupSend(tenant, group, req, names, emit=forward)
         send.usage.run_ids = []  # runs started by this send (sleeptime patterns add them)
         try:
-            self._engine.append(send, lease, inputs)
-            pattern(self._engine, send, lease)
+            if approvals:
+                self._resume(send, lease, waiting[0], approvals[0])
+            else:
+                self._engine.append(send, lease, inputs)
+                pattern(self._engine, send, lease)
         finally:
             self._engine.release(tenant, group_id, lease)
         return LettaResponse(
@@ -88,14 +111,30 @@ class GroupMessageService:
             usage=send.usage.to_wire(),
         )
 
+    def _resume(
+        self, send: GroupSend, lease: str, agent: AgentRecord, approval: ApprovalCreate
+    ) -> None:
+        """The paused agent gets the decision, runs (or refuses) the same tool call and
+        finishes its turn; the pattern does not go on past it in this send."""
+        options = TurnOptions(max_steps=send.request.max_steps, group_id=send.group.id)
+        decided = self._engine.loop.approval_records(send.tenant, agent, approval, options)
+        send.show(decided)
+        turn = self._engine.speak(send, lease, agent.id, extra=decided, relay_transcript=False)
+        send.stop_reason = turn.stop_reason
+
     def _inputs(
-        self, tenant: str, speakers: list[str], items: list, group_id: str
+        self,
+        req: LettaRequest,
+        agents: list[AgentRecord],
+        items: list[MessageCreate | ApprovalCreate],
+        group_id: str,
     ) -> list[MessageRecord]:
         """The user's messages, checked against the model of every agent that may see them."""
-        agents = self._store.get_many(tenant, AgentRecord, speakers)
+        creates = [m for m in items if isinstance(m, MessageCreate)]
         records: list[MessageRecord] = []
-        for agent in agents.values():
-            records = input_records(items, agent.model, self._clock, group_id=group_id)
+        for agent in agents:
+            handle = req.override_model or agent.model
+            records = input_records(creates, handle, self._clock, group_id=group_id)
         return records
 
     def list(
@@ -104,9 +143,10 @@ class GroupMessageService:
         group = self._store.get(tenant, GroupRecord, group_id)
         if group is None:
             raise NotFoundError(f"Group not found: {group_id}")
-        records = page_of_children(self._store, tenant, TranscriptRecord, group_id, page)
-        live = [r for r in records if r.seq >= group.transcript_start_seq]
-        return render_page(live, page, options)
+        records = page_of_children(
+            self._store, tenant, TranscriptRecord, group_id, page, group.transcript_start_seq
+        )
+        return render_page(records, page, options)
 
     @retry_on_conflict
     def reset(self, tenant: str, group_id: str) -> None:

@@ -139,7 +139,7 @@ def _evict(
             tenant,
             MessageRecord,
             agent_id,
-            limit=max_len,
+            limit=new_start - agent.context_start_seq,
             after_seq=agent.context_start_seq - 1,
             before_seq=new_start,
         )

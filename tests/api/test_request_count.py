@@ -52,6 +52,9 @@ def _seed_history(services: Services, group_id: str, member_ids: list[str], coun
         agent = store.get(TENANT, AgentRecord, member)
         assert agent is not None
         agent.next_message_seq = count + 1
+        # A long-lived agent has compacted its context long ago: only the latest few
+        # messages are still in it, whatever the length of its history.
+        agent.context_start_seq = count - 4
         updates.append(Put(agent.model_copy(update={"version": agent.version + 1}), agent.version))
     store.write(TENANT, updates)
 
