@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from core import ids
 from core.errors import UnauthorizedError
 from core.paging import MAX_PAGE_SIZE, PageRequest
+from core.runtime.rendering import RenderOptions
 from handler.composition import Services
 
 
@@ -69,3 +70,19 @@ def page_params(default_limit: int, default_order: Literal["asc", "desc"]):  # n
         return PageRequest(limit=limit or default_limit, order=order, before=before, after=after)
 
     return read
+
+
+def render_params(
+    use_assistant_message: bool = True,
+    assistant_message_tool_name: str = "send_message",
+    assistant_message_tool_kwarg: str = "message",
+) -> RenderOptions:
+    """The query parameters every message listing takes, as render options."""
+    return RenderOptions(
+        use_assistant_message=use_assistant_message,
+        assistant_message_tool_name=assistant_message_tool_name,
+        assistant_message_tool_kwarg=assistant_message_tool_kwarg,
+    )
+
+
+RenderDep = Annotated[RenderOptions, Depends(render_params)]

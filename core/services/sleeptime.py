@@ -35,7 +35,6 @@ def should_run(turns: int, frequency: int | None) -> bool:
 
 def sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str], None]:
     def pattern(engine: GroupEngine, send: GroupSend, lease: str) -> None:
-        send.usage.run_ids = []
         turn = engine.speak(send, lease, send.group.manager_agent_id or "")
         send.stop_reason = turn.stop_reason
         if turn.stop_reason != "end_turn":
@@ -71,19 +70,7 @@ def sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str], None]
         if not entries:
             return
         text = REVIEW_PROMPT.format(lines=as_lines(entries))
-        for member in group.agent_ids:
-            run = runs.submit(
-                send.tenant,
-                member,
-                {
-                    "kind": AGENT_TURN,
-                    "input": text,
-                    "group_id": group.id,
-                    "model_metadata": {"role": "sleeptime"},
-                },
-                {"group_id": group.id, "manager_type": "sleeptime"},
-            )
-            send.usage.run_ids.append(run.id)
+        _start_runs(runs, send, text, "sleeptime")
         processed = entries[-1].id
 
         def mark(g: GroupRecord) -> None:
@@ -96,7 +83,6 @@ def sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str], None]
 
 def voice_sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str], None]:
     def pattern(engine: GroupEngine, send: GroupSend, lease: str) -> None:
-        send.usage.run_ids = []
         main = send.group.manager_agent_id or ""
         turn = engine.speak(send, lease, main)
         send.stop_reason = turn.stop_reason
@@ -107,21 +93,27 @@ def voice_sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str],
         if not evicted or not group.agent_ids:
             return
         text = EVICTION_PROMPT.format(lines=_lines(evicted))
-        for member in group.agent_ids:
-            run = runs.submit(
-                send.tenant,
-                member,
-                {
-                    "kind": AGENT_TURN,
-                    "input": text,
-                    "group_id": group.id,
-                    "model_metadata": {"role": "sleeptime"},
-                },
-                {"group_id": group.id, "manager_type": "voice_sleeptime"},
-            )
-            send.usage.run_ids.append(run.id)
+        _start_runs(runs, send, text, "voice_sleeptime")
 
     return pattern
+
+
+def _start_runs(runs: RunService, send: GroupSend, text: str, manager_type: str) -> None:
+    """One background Run per sleeptime agent of the group, listed in the response."""
+    group = send.group
+    for member in group.agent_ids:
+        run = runs.submit(
+            send.tenant,
+            member,
+            {
+                "kind": AGENT_TURN,
+                "input": text,
+                "group_id": group.id,
+                "model_metadata": {"role": "sleeptime"},
+            },
+            {"group_id": group.id, "manager_type": manager_type},
+        )
+        send.usage.run_ids = [*(send.usage.run_ids or []), run.id]
 
 
 def _evict(

@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from core.paging import PageRequest
-from core.runtime.rendering import RenderOptions
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
 from core.schemas.groups import Group
 from core.schemas.messages import LettaMessage, LettaResponse, LettaStreamingRequest
 from core.services.agents import AgentFilter
-from handler.deps import AgentIdPath, BlockIdPath, ServicesDep, TenantDep, page_params
+from handler.deps import AgentIdPath, BlockIdPath, RenderDep, ServicesDep, TenantDep, page_params
 from handler.routing import collection
 from handler.sse import stream_send
 
@@ -113,13 +112,6 @@ def list_messages(
     services: ServicesDep,
     tenant: TenantDep,
     page: Annotated[PageRequest, Depends(page_params(100, "desc"))],
-    use_assistant_message: bool = True,
-    assistant_message_tool_name: str = "send_message",
-    assistant_message_tool_kwarg: str = "message",
+    options: RenderDep,
 ) -> list:
-    options = RenderOptions(
-        use_assistant_message=use_assistant_message,
-        assistant_message_tool_name=assistant_message_tool_name,
-        assistant_message_tool_kwarg=assistant_message_tool_kwarg,
-    )
     return services.agent_messages.list(tenant, agent_id, page, options)

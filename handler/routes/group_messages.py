@@ -9,7 +9,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from core.paging import PageRequest
-from core.runtime.rendering import RenderOptions
 from core.schemas.messages import (
     LettaMessage,
     LettaMessageBase,
@@ -18,7 +17,7 @@ from core.schemas.messages import (
     LettaStreamingRequest,
     TextContent,
 )
-from handler.deps import GroupIdPath, MessageIdPath, ServicesDep, TenantDep, page_params
+from handler.deps import GroupIdPath, MessageIdPath, RenderDep, ServicesDep, TenantDep, page_params
 from handler.sse import stream_send
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
@@ -46,15 +45,8 @@ def list_group_messages(
     services: ServicesDep,
     tenant: TenantDep,
     page: Annotated[PageRequest, Depends(page_params(10, "desc"))],
-    use_assistant_message: bool = True,
-    assistant_message_tool_name: str = "send_message",
-    assistant_message_tool_kwarg: str = "message",
+    options: RenderDep,
 ) -> list[LettaMessageBase]:
-    options = RenderOptions(
-        use_assistant_message=use_assistant_message,
-        assistant_message_tool_name=assistant_message_tool_name,
-        assistant_message_tool_kwarg=assistant_message_tool_kwarg,
-    )
     return services.group_messages.list(tenant, group_id, page, options)
 
 

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from core.paging import PageRequest
-from core.runtime.rendering import RenderOptions
 from core.schemas.messages import LettaMessage
 from core.schemas.runs import Run
-from handler.deps import RunIdPath, ServicesDep, TenantDep, page_params
+from handler.deps import RenderDep, RunIdPath, ServicesDep, TenantDep, page_params
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -32,13 +31,6 @@ def list_run_messages(
     services: ServicesDep,
     tenant: TenantDep,
     page: Annotated[PageRequest, Depends(page_params(100, "asc"))],
-    use_assistant_message: bool = True,
-    assistant_message_tool_name: str = "send_message",
-    assistant_message_tool_kwarg: str = "message",
+    options: RenderDep,
 ) -> list:
-    options = RenderOptions(
-        use_assistant_message=use_assistant_message,
-        assistant_message_tool_name=assistant_message_tool_name,
-        assistant_message_tool_kwarg=assistant_message_tool_kwarg,
-    )
     return services.runs.list_messages(tenant, run_id, page, options)
