@@ -6,6 +6,7 @@ agent loop never sees a provider's format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -150,3 +151,26 @@ class ModelResponseError(ModelError):
 
 class ModelClient(Protocol):
     def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+
+OnDelta = Callable[[str, str], None]
+"""`on_delta(kind, text)`: a piece of the answer as it arrives; kind is "text" or
+"reasoning"."""
+
+
+class StreamingModelClient(Protocol):
+    """A client that can also hand out the answer piece by piece while it is produced.
+
+    Returns the same ChatResponse `complete` would; clients without it answer whole."""
+
+    def complete_streaming(self, request: ChatRequest, on_delta: OnDelta) -> ChatResponse: ...
+
+
+def complete_with_deltas(
+    client: ModelClient, request: ChatRequest, on_delta: OnDelta | None
+) -> ChatResponse:
+    """Stream through `client` when it can and someone listens; otherwise one answer."""
+    streaming = getattr(client, "complete_streaming", None)
+    if on_delta is None or streaming is None:
+        return client.complete(request)
+    return streaming(request, on_delta)

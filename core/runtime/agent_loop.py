@@ -23,6 +23,7 @@ from core.llm import (
     Reasoning,
     ToolCall,
     ToolSpec,
+    complete_with_deltas,
 )
 from core.model_handles import parse_handle
 from core.ports import Clock, Store
@@ -70,6 +71,9 @@ class TurnOptions:
     metadata: dict[str, Any] = field(default_factory=dict)
     on_step: Callable[[list[MessageRecord]], None] | None = None
     """Called with each step's saved records as soon as they are saved (for streaming)."""
+    on_delta: Callable[[str, str, str], None] | None = None
+    """`on_delta(message_id, kind, text)`: pieces of a reply while the model produces them
+    (stream_tokens); the saved message later has that id."""
 
 
 @dataclass
@@ -124,15 +128,16 @@ class AgentLoop:
                 history = compacted.kept
                 system = system_prompt(agent, [blocks[b] for b in agent.block_ids if b in blocks])
             step_id = ids.new_id(ids.STEP)
+            message_id = ids.new_id(ids.MESSAGE)
             response = self._call_model(
-                agent, system, history + pending, rules, step_number, options
+                agent, system, history + pending, rules, step_number, options, message_id
             )
             if isinstance(response, ModelError):
                 error = self._error_record(agent, step_id, response, options)
                 outcome = _StepOutcome([error], response.stop_reason)
             else:
                 tally.add(response.usage)
-                outcome = self._apply(tenant, agent, response, step_id, rules, options)
+                outcome = self._apply(tenant, agent, response, step_id, rules, options, message_id)
             if outcome.stop_reason is None and step_number == options.max_steps - 1:
                 outcome.stop_reason = "max_steps"
             committed, agent = self._commit(tenant, agent.id, pending, outcome, options)
@@ -225,6 +230,7 @@ class AgentLoop:
         rules: RuleBook,
         step_number: int,
         options: TurnOptions,
+        message_id: str,
     ) -> ChatResponse | ModelError:
         handle = options.override_model or agent.model
         provider, model = parse_handle(handle)
@@ -247,8 +253,19 @@ class AgentLoop:
                 **options.metadata,
             },
         )
+        listener = options.on_delta
+        thinks_in_text = agent.agent_type in REPLY_TOOL_AGENT_TYPES
+
+        def on_delta(kind: str, text: str) -> None:
+            # Text of an agent that replies through send_message is its inner thought.
+            shown = "reasoning" if thinks_in_text and kind == "text" else kind
+            if listener is not None:
+                listener(message_id, shown, text)
+
         try:
-            return self._model.complete(request)
+            return complete_with_deltas(
+                self._model, request, on_delta if listener is not None else None
+            )
         except ModelError as error:
             return error
 
@@ -260,9 +277,11 @@ class AgentLoop:
         step_id: str,
         rules: RuleBook,
         options: TurnOptions,
+        message_id: str,
     ) -> _StepOutcome:
         """Turn one model response into records; run its tools (unless approval is due)."""
         assistant = self._assistant_record(agent, response, step_id, options)
+        assistant.id = message_id  # the id its streamed pieces already carried
         records = [assistant]
         if not response.tool_calls:
             return _StepOutcome(records, "end_turn")

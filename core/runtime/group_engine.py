@@ -53,6 +53,8 @@ class GroupSend:
     produced: list[MessageRecord] = field(default_factory=list)
     stop_reason: str = "end_turn"
     emit: Callable[[list[MessageRecord]], None] | None = None
+    on_delta: Callable[[str, str, str, str], None] | None = None
+    """`on_delta(agent_id, message_id, kind, text)` when the caller streams tokens."""
 
     def show(self, records: list[MessageRecord]) -> None:
         """Add records to the response (and the stream) in the order they happened."""
@@ -172,6 +174,13 @@ class GroupEngine:
             )
         return saved
 
+    @staticmethod
+    def _delta_listener(send: GroupSend, agent_id: str) -> Callable[[str, str, str], None] | None:
+        forward = send.on_delta
+        if forward is None:
+            return None
+        return lambda message_id, kind, text: forward(agent_id, message_id, kind, text)
+
     def commit_turn(self, send: GroupSend, lease_id: str, turn: Turn) -> None:
         """A finished speaker turn joins the transcript in one write."""
         self.append(send, lease_id, turn.own, (turn.agent_id, turn.reached))
@@ -234,6 +243,7 @@ class GroupEngine:
                 broadcast=broadcast,
                 metadata=metadata or {},
                 on_step=on_step,
+                on_delta=self._delta_listener(send, agent_id) if visible else None,
             ),
         )
         own = [r for r in result.messages if r.id not in input_ids]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.paging import PageRequest
 from core.records import MessageRecord
@@ -128,3 +129,26 @@ def _render_assistant(
         else:
             out.append(ToolCallMessage(**common, tool_call=wire, tool_calls=[wire]))
     return out
+
+
+def partial_message(
+    message_id: str, kind: str, text: str, *, name: str, sender_id: str, date: datetime
+) -> LettaMessageBase:
+    """One streamed piece of a reply (stream_tokens): it carries the id of the message it
+    belongs to, so clients join the pieces."""
+    common = {"id": message_id, "date": date, "name": name, "sender_id": sender_id}
+    if kind == "reasoning":
+        return ReasoningMessage(**common, reasoning=text)
+    return AssistantMessage(**common, content=text)
+
+
+def hide_streamed(
+    messages: list[LettaMessageBase], streamed: dict[str, set[str]]
+) -> list[LettaMessageBase]:
+    """Drop the whole reasoning and reply of messages whose pieces were already streamed."""
+    kind_of = {"reasoning_message": "reasoning", "assistant_message": "text"}
+    return [
+        m
+        for m in messages
+        if kind_of.get(m.message_type) not in streamed.get(m.id, set())  # type: ignore[attr-defined]
+    ]

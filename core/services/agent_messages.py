@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -11,7 +12,13 @@ from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.inputs import input_records
-from core.runtime.rendering import RenderOptions, render, render_page
+from core.runtime.rendering import (
+    RenderOptions,
+    hide_streamed,
+    partial_message,
+    render,
+    render_page,
+)
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import (
     ApprovalCreate,
@@ -76,12 +83,29 @@ class AgentMessageService:
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
         rendering = render_options(req)
 
+        streamed: dict[str, set[str]] = defaultdict(set)
+
         def on_step(records: list[MessageRecord]) -> None:
-            rendered = render([r for r in records if r.id not in own_inputs], rendering)
+            fresh = [r for r in records if r.id not in own_inputs]
+            rendered = hide_streamed(render(fresh, rendering), streamed)
             if emit is not None and rendered:
                 emit(rendered)
 
-        options = replace(options, on_step=on_step)
+        def on_delta(message_id: str, kind: str, text: str) -> None:
+            streamed[message_id].add(kind)
+            if emit is not None:
+                piece = partial_message(
+                    message_id,
+                    kind,
+                    text,
+                    name=agent.name,
+                    sender_id=agent.id,
+                    date=self._clock.now(),
+                )
+                emit([piece])
+
+        wants_tokens = emit is not None and getattr(req, "stream_tokens", False)
+        options = replace(options, on_step=on_step, on_delta=on_delta if wants_tokens else None)
         result = self._loop.run(tenant, agent_id, prelude, options)
         usage = RequestUsage()
         usage.by_agent[agent_id] = result.usage

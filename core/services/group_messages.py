@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable
 
 from core.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
@@ -13,7 +14,13 @@ from core.runtime import managers
 from core.runtime.agent_loop import TurnOptions
 from core.runtime.group_engine import GroupEngine, GroupSend
 from core.runtime.inputs import input_records
-from core.runtime.rendering import RenderOptions, render, render_page
+from core.runtime.rendering import (
+    RenderOptions,
+    hide_streamed,
+    partial_message,
+    render,
+    render_page,
+)
 from core.schemas.messages import (
     ApprovalCreate,
     LettaMessageBase,
@@ -88,14 +95,35 @@ class GroupMessageService:
             inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
         options = render_options(req)
 
+        streamed: dict[str, set[str]] = defaultdict(set)
+
         def forward(records: list[MessageRecord]) -> None:
             if emit is not None:
-                rendered = render(records, options)
+                rendered = hide_streamed(render(records, options), streamed)
                 if rendered:
                     emit(rendered)
 
+        def on_delta(agent_id: str, message_id: str, kind: str, text: str) -> None:
+            streamed[message_id].add(kind)
+            if emit is not None:
+                emit(
+                    [
+                        partial_message(
+                            message_id,
+                            kind,
+                            text,
+                            name=names[agent_id],
+                            sender_id=agent_id,
+                            date=self._clock.now(),
+                        )
+                    ]
+                )
+
+        wants_tokens = emit is not None and getattr(req, "stream_tokens", False)
         group, lease = self._engine.acquire(tenant, group_id)
-        send = GroupSend(tenant, group, req, names, emit=forward)
+        send = GroupSend(
+            tenant, group, req, names, emit=forward, on_delta=on_delta if wants_tokens else None
+        )
         send.usage.run_ids = []  # runs started by this send (sleeptime patterns add them)
         try:
             if approvals:

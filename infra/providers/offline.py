@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 
 from core.llm import ChatMessage, ChatRequest, ChatResponse, Reasoning, ToolCall, Usage
 
@@ -83,6 +84,18 @@ class OfflineModel:
             return self._call(request, thought, "send_message", {"message": reply})
         return self._answer(request, reply, thought)
 
+    def complete_streaming(
+        self, request: ChatRequest, on_delta: Callable[[str, str], None]
+    ) -> ChatResponse:
+        """The same answer, handed out a few words at a time (as a streaming provider)."""
+        response = self.complete(request)
+        if response.reasoning and response.reasoning.text:
+            for piece in _pieces(response.reasoning.text):
+                on_delta("reasoning", piece)
+        for piece in _pieces(response.text or ""):
+            on_delta("text", piece)
+        return response
+
     # -- responses -----------------------------------------------------------------------
 
     def _answer(self, request: ChatRequest, text: str, thought: str | None) -> ChatResponse:
@@ -106,6 +119,14 @@ class OfflineModel:
             usage=_usage(request, thought + payload),
             finish_reason="tool_calls",
         )
+
+
+def _pieces(text: str, words: int = 3) -> list[str]:
+    """Split text into chunks of a few words that concatenate back to it exactly."""
+    parts = re.split(r"(?<=\s)", text)
+    return [
+        "".join(parts[i : i + words]) for i in range(0, len(parts), words) if parts[i : i + words]
+    ]
 
 
 def this_turn_called(messages: list[ChatMessage], tool: str) -> bool:

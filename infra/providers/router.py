@@ -9,7 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.llm import ChatRequest, ChatResponse, ModelClient, ModelRequestError
+from core.llm import (
+    ChatRequest,
+    ChatResponse,
+    ModelClient,
+    ModelRequestError,
+    OnDelta,
+    complete_with_deltas,
+)
 from infra.providers.offline import OfflineModel
 from infra.providers.retrying import RetryingModelClient
 from infra.settings import Settings
@@ -31,6 +38,9 @@ class ModelRouter:
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         return self._client(request.provider).complete(request)
+
+    def complete_streaming(self, request: ChatRequest, on_delta: OnDelta) -> ChatResponse:
+        return complete_with_deltas(self._client(request.provider), request, on_delta)
 
     def _client(self, provider: str) -> ModelClient:
         with self._lock:
