@@ -25,6 +25,8 @@ class Record(BaseModel):
     created_at: datetime
     updated_at: datetime | None = None
     version: int = 1
+    expires_at: datetime | None = None
+    """When set, the store may delete the record after this time (DynamoDB TTL)."""
 
 
 class BlockRecord(Record, BlockBody):
@@ -173,3 +175,15 @@ class RunRecord(Record):
     step_count: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+class IdempotencyRecord(Record):
+    """A send made with an idempotency key: running while `status` is running, then the
+    response every retry with the same key gets."""
+
+    KIND: ClassVar[str] = "idempotency"
+
+    status: Literal["running", "done"] = "running"
+    fingerprint: str
+    response: dict[str, Any] | None = None
+    running_until: datetime | None = None

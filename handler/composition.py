@@ -17,6 +17,7 @@ from core.services.agents import AgentService
 from core.services.blocks import BlockService
 from core.services.group_messages import GroupMessageService, MessageEdit
 from core.services.groups import GroupService
+from core.services.idempotency import Idempotency
 from core.services.runs import RunService
 from core.services.sleeptime import sleeptime, voice_sleeptime
 from infra.clock import SystemClock
@@ -37,6 +38,7 @@ class Services:
     agent_messages: AgentMessageService
     runs: RunService
     group_messages: GroupMessageService
+    idempotency: Idempotency
     message_edits: MessageEdit
 
 
@@ -75,5 +77,6 @@ def build_services(
         agent_messages=AgentMessageService(store, clock, loop),
         runs=runs,
         group_messages=group_messages,
+        idempotency=Idempotency(store, clock),
         message_edits=MessageEdit(store, clock),
     )

@@ -86,3 +86,14 @@ def render_params(
 
 
 RenderDep = Annotated[RenderOptions, Depends(render_params)]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes a retried send return the first one's response instead of "
+        "running again (messages that all carry an otid work the same way).",
+    ),
+]

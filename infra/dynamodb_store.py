@@ -26,6 +26,8 @@ R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=ChildRecord)
 
 RECORD_SK = "#"
+TTL_ATTRIBUTE = "expires_at"
+"""The table's TTL attribute (template.yaml's TimeToLiveSpecification)."""
 GSI1 = "GSI1"
 _BATCH_GET_LIMIT = 100
 _QUERY_PAGE = 100
@@ -278,6 +280,9 @@ class DynamoDBStore:
             "version": {"N": str(record.version)},
             "doc": {"S": record.model_dump_json()},
         }
+        if record.expires_at is not None:
+            # DynamoDB's TTL deletes the item some time after this epoch second.
+            item[TTL_ATTRIBUTE] = {"N": str(int(record.expires_at.timestamp()))}
         put: dict[str, Any] = {"TableName": self._table, "Item": item}
         if change.expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"

@@ -12,7 +12,16 @@ from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, 
 from core.schemas.groups import Group
 from core.schemas.messages import LettaMessage, LettaResponse, LettaStreamingRequest
 from core.services.agents import AgentFilter
-from handler.deps import AgentIdPath, BlockIdPath, RenderDep, ServicesDep, TenantDep, page_params
+from core.services.idempotency import key_for
+from handler.deps import (
+    AgentIdPath,
+    BlockIdPath,
+    IdempotencyKey,
+    RenderDep,
+    ServicesDep,
+    TenantDep,
+    page_params,
+)
 from handler.routing import collection
 from handler.sse import stream_send
 
@@ -91,12 +100,22 @@ def list_groups_for_agent(
 
 @router.post("/{agent_id}/messages", response_model=LettaResponse)
 def send_message(
-    agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
+    agent_id: AgentIdPath,
+    body: LettaStreamingRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LettaResponse | StreamingResponse:
     """With `streaming: true` the answer is the same SSE stream as /messages/stream."""
     if body.streaming:
         return stream_send(lambda emit: services.agent_messages.send(tenant, agent_id, body, emit))
-    return services.agent_messages.send(tenant, agent_id, body)
+    return services.idempotency.run(
+        tenant,
+        f"agent:{agent_id}",
+        key_for(idempotency_key, body),
+        body,
+        lambda: services.agent_messages.send(tenant, agent_id, body),
+    )
 
 
 @router.post("/{agent_id}/messages/stream")

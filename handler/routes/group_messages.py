@@ -17,7 +17,16 @@ from core.schemas.messages import (
     LettaStreamingRequest,
     TextContent,
 )
-from handler.deps import GroupIdPath, MessageIdPath, RenderDep, ServicesDep, TenantDep, page_params
+from core.services.idempotency import key_for
+from handler.deps import (
+    GroupIdPath,
+    IdempotencyKey,
+    MessageIdPath,
+    RenderDep,
+    ServicesDep,
+    TenantDep,
+    page_params,
+)
 from handler.sse import stream_send
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
@@ -25,9 +34,19 @@ router = APIRouter(prefix="/v1/groups", tags=["groups"])
 
 @router.post("/{group_id}/messages", response_model=LettaResponse)
 def send_group_message(
-    group_id: GroupIdPath, body: LettaRequest, services: ServicesDep, tenant: TenantDep
+    group_id: GroupIdPath,
+    body: LettaRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LettaResponse:
-    return services.group_messages.send(tenant, group_id, body)
+    return services.idempotency.run(
+        tenant,
+        f"group:{group_id}",
+        key_for(idempotency_key, body),
+        body,
+        lambda: services.group_messages.send(tenant, group_id, body),
+    )
 
 
 @router.post("/{group_id}/messages/stream")
