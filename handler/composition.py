@@ -21,7 +21,7 @@ from core.services.idempotency import Idempotency
 from core.services.runs import RunService
 from core.services.sleeptime import sleeptime, voice_sleeptime
 from infra.clock import SystemClock
-from infra.dynamodb_store import DynamoDBStore
+from infra.dynamodb_store import DynamoDBStore, SerializedClient
 from infra.launchers import InProcessLauncher
 from infra.providers.router import ModelRouter
 from infra.settings import Settings
@@ -58,7 +58,11 @@ def build_services(
     clock: Clock | None = None,
     model: ModelClient | None = None,
 ) -> Services:
-    store = store or DynamoDBStore(dynamodb_client(settings), settings.table_name)
+    if store is None:
+        client = dynamodb_client(settings)
+        if settings.serialize_dynamodb_calls:
+            client = SerializedClient(client)
+        store = DynamoDBStore(client, settings.table_name)
     clock = clock or SystemClock()
     loop = AgentLoop(store, clock, model or ModelRouter(settings))
     # The launcher runs `runs.execute`, and RunService needs the launcher: bind it after.

@@ -23,7 +23,9 @@ def main() -> None:
     embedded = None
     if settings.dynamodb_endpoint_url is None:
         embedded, endpoint = start_embedded_dynamodb()
-        settings = settings.model_copy(update={"dynamodb_endpoint_url": endpoint})
+        settings = settings.model_copy(
+            update={"dynamodb_endpoint_url": endpoint, "serialize_dynamodb_calls": True}
+        )
         print(f"embedded DynamoDB (moto) at {endpoint}", flush=True)
     ensure_table(dynamodb_client(settings), settings.table_name)
     app = create_app(build_services(settings))

@@ -12,6 +12,7 @@ length of the history.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -48,6 +49,30 @@ def child_sk(kind: str, seq: int) -> str:
 def listing_sk(record: Record) -> str:
     """Creation time at fixed width, then the id: sorts like (created_at, id)."""
     return f"{record.created_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}#{record.id}"
+
+
+class SerializedClient:
+    """A client whose calls run one at a time.
+
+    For DynamoDB emulators that are not thread-safe (moto copies whole tables inside
+    TransactWriteItems), used by `make run` and the tests; real DynamoDB needs no such lock.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.meta = client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
 
 
 class DynamoDBStore:

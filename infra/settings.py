@@ -20,6 +20,11 @@ class Settings(BaseSettings):
         validation_alias="AWS_ENDPOINT_URL_DYNAMODB",
         description="A DynamoDB endpoint other than AWS's (DynamoDB Local, moto's server).",
     )
+    serialize_dynamodb_calls: bool = Field(
+        False,
+        description="Run DynamoDB calls one at a time: for emulators that are not "
+        "thread-safe (moto, used by `make run` and the tests).",
+    )
     default_model: str = Field("offline/default", description="Model handle for new agents.")
     api_keys: str = Field(
         "",

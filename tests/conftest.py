@@ -34,7 +34,7 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def settings(aws: None) -> Settings:
-    return Settings(table_name=TABLE, aws_region="us-east-1")
+    return Settings(table_name=TABLE, aws_region="us-east-1", serialize_dynamodb_calls=True)
 
 
 @pytest.fixture

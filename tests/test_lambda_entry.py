@@ -40,6 +40,7 @@ class FakeContext:
 def entry(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """A fresh import of handler.lambda_entry, its app built from env inside the moto mock."""
     monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SERIALIZE_DYNAMODB_CALLS", "true")  # moto is not thread-safe
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "letta-groups")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LettaGroupsTest")
@@ -238,6 +239,7 @@ def test_http_api_stage_prefix_is_stripped_when_configured(
 ) -> None:
     """An HTTP API with a named stage puts the stage in rawPath; API_BASE_PATH strips it."""
     monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SERIALIZE_DYNAMODB_CALLS", "true")  # moto is not thread-safe
     monkeypatch.setenv("API_BASE_PATH", "/prod")
     get_settings.cache_clear()
     sys.modules.pop("handler.lambda_entry", None)

@@ -8,6 +8,8 @@ text and tool_use blocks of the same turn; this module does that translation.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import closing
 from typing import Any, Literal
 
 import httpx
@@ -18,11 +20,12 @@ from core.llm import (
     ChatResponse,
     Image,
     ModelResponseError,
+    ModelServerError,
     Reasoning,
     ToolCall,
     Usage,
 )
-from infra.providers.http_errors import post_json, response_shape
+from infra.providers.http_errors import post_json, post_sse, response_shape, stream_error
 
 PROVIDER = "anthropic"
 API_VERSION = "2023-06-01"
@@ -55,14 +58,123 @@ class AnthropicClient:
         self.thinking_budget_tokens = thinking_budget_tokens
 
     def complete(self, request: ChatRequest) -> ChatResponse:
-        headers = {
+        payload = build_payload(request, self.max_tokens_default, self.thinking_budget_tokens)
+        data = post_json(self.http, PROVIDER, self.url, payload, self._headers(), self.timeout_s)
+        return parse_response(data)
+
+    def complete_streaming(
+        self, request: ChatRequest, on_delta: Callable[[str, str], None]
+    ) -> ChatResponse:
+        """The same turn as `complete`, streamed: text and thinking pieces go to
+        on_delta("text" | "reasoning", piece) as they arrive; the response is what
+        `complete` would have returned for the equivalent non-streamed message."""
+        payload = build_payload(request, self.max_tokens_default, self.thinking_budget_tokens)
+        payload["stream"] = True
+        stream = StreamAssembler(on_delta)
+        events = post_sse(self.http, PROVIDER, self.url, payload, self._headers(), self.timeout_s)
+        with closing(events):
+            for event in events:
+                if stream.feed(event.event, event.data):
+                    break
+        return parse_response(stream.result())
+
+    def _headers(self) -> dict[str, str]:
+        return {
             "x-api-key": self.api_key,
             "anthropic-version": API_VERSION,
             "content-type": "application/json",
         }
-        payload = build_payload(request, self.max_tokens_default, self.thinking_budget_tokens)
-        data = post_json(self.http, PROVIDER, self.url, payload, headers, self.timeout_s)
-        return parse_response(data)
+
+
+class StreamAssembler:
+    """Folds Messages API stream events back into the message a non-streamed call returns."""
+
+    def __init__(self, on_delta: Callable[[str, str], None]) -> None:
+        self.on_delta = on_delta
+        self.message: dict[str, Any] | None = None
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.partial_json: dict[int, list[str]] = {}
+        self.stopped = False
+
+    def feed(self, name: str | None, data: str) -> bool:
+        """Take one event; True once message_stop arrives."""
+        with response_shape(PROVIDER):
+            event = json.loads(data)
+            if not isinstance(event, dict):
+                raise ModelResponseError(f"{PROVIDER} streamed an event that is not an object")
+            kind = event.get("type") or name
+            if kind == "error":
+                raise stream_error(PROVIDER, event.get("error"))
+            if kind == "message_start":
+                self.message = dict(event["message"])
+                self.message["usage"] = dict(self.message.get("usage") or {})
+            elif kind == "content_block_start":
+                self._start(int(event["index"]), dict(event["content_block"]))
+            elif kind == "content_block_delta":
+                self._delta(int(event["index"]), event["delta"])
+            elif kind == "content_block_stop":
+                self._stop(int(event["index"]))
+            elif kind == "message_delta":
+                message = self._started()
+                for key, value in (event.get("delta") or {}).items():
+                    message[key] = value  # stop_reason, stop_sequence
+                for key, value in (event.get("usage") or {}).items():
+                    if value is not None:  # output_tokens is cumulative
+                        message["usage"][key] = value
+            elif kind == "message_stop":
+                self.stopped = True
+                return True
+            # ping and event types added later are ignored
+        return False
+
+    def _started(self) -> dict[str, Any]:
+        if self.message is None:
+            raise ModelResponseError(f"{PROVIDER} streamed content before message_start")
+        return self.message
+
+    def _start(self, index: int, block: dict[str, Any]) -> None:
+        self._started()
+        self.blocks[index] = block
+        if block["type"] == "tool_use":
+            self.partial_json[index] = []
+        elif block["type"] == "text" and block.get("text"):
+            self.on_delta("text", block["text"])
+        elif block["type"] == "thinking" and block.get("thinking"):
+            self.on_delta("reasoning", block["thinking"])
+
+    def _delta(self, index: int, delta: dict[str, Any]) -> None:
+        block = self.blocks[index]
+        kind = delta["type"]
+        if kind == "text_delta":
+            block["text"] = block.get("text", "") + delta["text"]
+            self.on_delta("text", delta["text"])
+        elif kind == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + delta["thinking"]
+            self.on_delta("reasoning", delta["thinking"])
+        elif kind == "signature_delta":
+            block["signature"] = block.get("signature", "") + delta["signature"]
+        elif kind == "input_json_delta":
+            self.partial_json[index].append(delta["partial_json"])
+        # citations_delta and other additions are not part of ChatResponse
+
+    def _stop(self, index: int) -> None:
+        block = self.blocks[index]
+        if block["type"] == "tool_use" and index in self.partial_json:
+            text = "".join(self.partial_json.pop(index))
+            try:
+                block["input"] = json.loads(text) if text.strip() else block.get("input", {})
+            except ValueError as exc:
+                raise ModelResponseError(
+                    f"{PROVIDER} streamed tool input that is not JSON: {text[:200]!r}"
+                ) from exc
+
+    def result(self) -> dict[str, Any]:
+        """The equivalent non-streamed message, for parse_response."""
+        if self.message is None or not (self.stopped or self.message.get("stop_reason")):
+            raise ModelServerError(f"{PROVIDER} stream ended before the message was complete")
+        for index in list(self.partial_json):  # a tool_use block that never got its stop
+            self._stop(index)
+        return {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
 
 
 def build_payload(

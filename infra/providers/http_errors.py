@@ -7,8 +7,9 @@ thing whichever provider produced it, and so the retry wrapper sees `retry_after
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -138,3 +139,84 @@ def response_shape(provider: str) -> Iterator[None]:
         raise ModelResponseError(
             f"{provider} returned an unexpected response shape: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    """One server-sent event: its `event:` name (None when absent) and its joined `data:`."""
+
+    event: str | None
+    data: str
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[SSEEvent]:
+    """Server-sent events from a line stream (the WHATWG rules we need: `event:`/`data:`
+    fields, `:` comments, dispatch on a blank line). An event cut off by the end of the
+    stream is dropped, as the spec says, so a truncated stream shows up as incomplete."""
+    event: str | None = None
+    data: list[str] = []
+    for line in lines:
+        line = line.rstrip("\r")
+        if not line:
+            if data:
+                yield SSEEvent(event, "\n".join(data))
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue  # keep-alive comment (OpenRouter ": OPENROUTER PROCESSING")
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+
+
+def post_sse(
+    http: httpx.Client,
+    provider: str,
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    timeout_s: float,
+) -> Iterator[SSEEvent]:
+    """POST a JSON body and yield the server-sent events of the streamed answer.
+
+    A non-2xx status is mapped exactly like `post_json`; a timeout or a dropped connection,
+    before or during the stream, is a retryable ModelTimeoutError/ModelServerError. Close
+    the generator (contextlib.closing) to release the connection when stopping early."""
+    with (
+        transport_errors(provider),
+        http.stream(
+            "POST",
+            url,
+            json=payload,
+            headers={**headers, "accept": "text/event-stream"},
+            timeout=timeout_s,
+        ) as response,
+    ):
+        if not response.is_success:
+            response.read()
+            raise error_for_status(provider, response)
+        yield from parse_sse(response.iter_lines())
+
+
+def stream_error(provider: str, error: Any) -> ModelError:
+    """An error reported inside a 200 stream: transient kinds are retryable server errors,
+    anything else means the answer is unusable."""
+    kind = message = ""
+    if isinstance(error, dict):
+        kind = str(error.get("type") or error.get("code") or "")
+        message = str(error.get("message") or "")
+    elif error is not None:
+        message = str(error)
+    detail = f"{provider} stream error {kind or 'unknown'}: {message[:MAX_DETAIL]}"
+    if kind in _TRANSIENT_STREAM_ERRORS:
+        return ModelServerError(detail)
+    return ModelResponseError(detail)
+
+
+_TRANSIENT_STREAM_ERRORS = frozenset(
+    {"overloaded_error", "api_error", "rate_limit_error", "timeout_error", "server_error"}
+)

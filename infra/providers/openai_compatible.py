@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
+from contextlib import closing
 from typing import Any, Literal
 
 import httpx
@@ -19,11 +21,12 @@ from core.llm import (
     ChatResponse,
     Image,
     ModelResponseError,
+    ModelServerError,
     Reasoning,
     ToolCall,
     Usage,
 )
-from infra.providers.http_errors import post_json, response_shape
+from infra.providers.http_errors import post_json, post_sse, response_shape, stream_error
 
 PROVIDER = "openai"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
@@ -51,13 +54,124 @@ class OpenAICompatibleClient:
         self.http = http or httpx.Client(timeout=timeout_s)
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        data = post_json(
+            self.http, PROVIDER, self.url, build_payload(request), self._headers(), self.timeout_s
+        )
+        return parse_response(data)
+
+    def complete_streaming(
+        self, request: ChatRequest, on_delta: Callable[[str, str], None]
+    ) -> ChatResponse:
+        """The same turn as `complete`, streamed: text and reasoning pieces go to
+        on_delta("text" | "reasoning", piece) as they arrive; the response is what
+        `complete` would have returned for the equivalent non-streamed answer."""
+        payload = build_payload(request)
+        payload["stream"] = True
+        payload["stream_options"] = {"include_usage": True}
+        stream = StreamAssembler(on_delta)
+        events = post_sse(self.http, PROVIDER, self.url, payload, self._headers(), self.timeout_s)
+        with closing(events):
+            for event in events:
+                if stream.feed(event.data):
+                    break
+        return parse_response(stream.result())
+
+    def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
         if self.api_key:
             headers["authorization"] = f"Bearer {self.api_key}"
-        data = post_json(
-            self.http, PROVIDER, self.url, build_payload(request), headers, self.timeout_s
-        )
-        return parse_response(data)
+        return headers
+
+
+class StreamAssembler:
+    """Folds chat.completion.chunk events back into one non-streamed chat.completion body."""
+
+    def __init__(self, on_delta: Callable[[str, str], None]) -> None:
+        self.on_delta = on_delta
+        self.text: list[str] | None = None
+        self.reasoning: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.done = False
+
+    def feed(self, data: str) -> bool:
+        """Take one `data:` payload; True once the stream says it is over ([DONE])."""
+        if data.strip() == "[DONE]":
+            self.done = True
+            return True
+        with response_shape(PROVIDER):
+            chunk = json.loads(data)
+            if not isinstance(chunk, dict):
+                raise ModelResponseError(f"{PROVIDER} streamed a chunk that is not an object")
+            if chunk.get("error") is not None:  # vLLM/OpenRouter report failures in-stream
+                raise stream_error(PROVIDER, chunk["error"])
+            if chunk.get("usage"):  # the include_usage chunk (or a running total)
+                self.usage = chunk["usage"]
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) == 0:
+                    self._choice(choice)
+        return False
+
+    def _choice(self, choice: dict[str, Any]) -> None:
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self.reasoning.append(reasoning)
+            self.on_delta("reasoning", reasoning)
+        content = delta.get("content")
+        if isinstance(content, list):  # content parts, as some servers send
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, str) and content:
+            if self.text is None:
+                self.text = []
+            self.text.append(content)
+            self.on_delta("text", content)
+        for position, raw in enumerate(delta.get("tool_calls") or ()):
+            self._tool_call(position, raw)
+        if choice.get("finish_reason"):
+            self.finish = choice["finish_reason"]
+
+    def _tool_call(self, position: int, raw: dict[str, Any]) -> None:
+        index = raw.get("index")
+        index = int(index) if index is not None else len(self.calls) + position
+        call = self.calls.setdefault(index, {"id": None, "name": "", "arguments": None})
+        if raw.get("id") and not call["id"]:
+            call["id"] = raw["id"]
+        function = raw.get("function") or {}
+        name = function.get("name")
+        if name and name != call["name"]:  # sent once; some servers repeat it per chunk
+            call["name"] += name
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            call["arguments"] = (call["arguments"] or "") + arguments
+        elif arguments is not None:  # a whole object at once (Ollama-style)
+            call["arguments"] = arguments
+
+    def result(self) -> dict[str, Any]:
+        """The equivalent non-streamed body, for parse_response."""
+        if not self.done and self.finish is None:
+            raise ModelServerError(f"{PROVIDER} stream ended before the answer was complete")
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self.text) if self.text is not None else None,
+        }
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        if self.calls:
+            message["tool_calls"] = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"arguments": c["arguments"]}
+                    | ({"name": c["name"]} if c["name"] else {}),  # no name: invalid answer
+                }
+                for _, c in sorted(self.calls.items())
+            ]
+        return {
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish}],
+            "usage": self.usage,
+        }
 
 
 def build_payload(request: ChatRequest) -> dict[str, Any]:

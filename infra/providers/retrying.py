@@ -39,14 +39,38 @@ class RetryingModelClient:
         self.rng = rng or random.Random()
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        return self._with_retries(lambda: self.inner.complete(request), lambda: True)
+
+    def complete_streaming(
+        self, request: ChatRequest, on_delta: Callable[[str, str], None]
+    ) -> ChatResponse:
+        """Streams through the inner client, retrying like `complete` only while no delta has
+        been emitted: once the caller has shown partial output a retry would repeat it, so
+        the error surfaces instead. An inner client that cannot stream is called with
+        `complete` (with retries) and emits no deltas."""
+        stream = getattr(self.inner, "complete_streaming", None)
+        if stream is None:
+            return self.complete(request)
+        emitted = False
+
+        def forward(kind: str, piece: str) -> None:
+            nonlocal emitted
+            emitted = True
+            on_delta(kind, piece)
+
+        return self._with_retries(lambda: stream(request, forward), lambda: not emitted)
+
+    def _with_retries(
+        self, attempt_call: Callable[[], ChatResponse], may_retry: Callable[[], bool]
+    ) -> ChatResponse:
         started = self.clock()
         attempt = 1
         while True:
             attempt_started = self.clock()
             try:
-                return self.inner.complete(request)
+                return attempt_call()
             except ModelError as error:
-                if not error.retryable or attempt >= self.max_attempts:
+                if not error.retryable or attempt >= self.max_attempts or not may_retry():
                     raise
                 now = self.clock()
                 delay = self.delay(attempt, error)

@@ -157,6 +157,7 @@ def make_transport(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Itera
             transport: Transport = AsgiTransport(build_services(tuned, model=model))
         else:
             monkeypatch.setenv("TABLE_NAME", TABLE)
+            monkeypatch.setenv("SERIALIZE_DYNAMODB_CALLS", "true")  # moto is not thread-safe
             monkeypatch.setenv("AWS_REGION", "us-east-1")
             monkeypatch.setenv("OFFLINE_MODEL_LATENCY_MS", str(latency_ms))
             get_settings.cache_clear()

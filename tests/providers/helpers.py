@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +52,66 @@ class FakeProvider:
     def sent(self) -> dict[str, Any]:
         """The JSON body of the last request."""
         return json.loads(self.requests[-1].content)
+
+
+def sse_body(name: str) -> bytes:
+    return (PAYLOADS / f"{name}.sse").read_bytes()
+
+
+class ChunkedStream(httpx.SyncByteStream):
+    """A streamed body delivered in small byte chunks (lines and UTF-8 split across them),
+    optionally failing with `fail_with` after `fail_after` bytes, like a dropped connection."""
+
+    def __init__(
+        self,
+        body: bytes,
+        chunk_size: int = 37,
+        fail_after: int | None = None,
+        fail_with: type[httpx.TransportError] = httpx.RemoteProtocolError,
+    ) -> None:
+        self.body = body
+        self.chunk_size = chunk_size
+        self.fail_after = fail_after
+        self.fail_with = fail_with
+
+    def __iter__(self) -> Iterator[bytes]:
+        end = len(self.body) if self.fail_after is None else self.fail_after
+        for start in range(0, end, self.chunk_size):
+            yield self.body[start : min(start + self.chunk_size, end)]
+        if self.fail_after is not None:
+            raise self.fail_with("peer closed connection without sending complete message body")
+
+
+def sse(
+    name: str,
+    status: int = 200,
+    fail_after: int | None = None,
+    fail_with: type[httpx.TransportError] = httpx.RemoteProtocolError,
+) -> httpx.Response:
+    """A recorded server-sent-event stream, as a streamed (chunked) response."""
+    return httpx.Response(
+        status,
+        headers={"content-type": "text/event-stream"},
+        stream=ChunkedStream(sse_body(name), fail_after=fail_after, fail_with=fail_with),
+    )
+
+
+class Deltas:
+    """An on_delta callback that records what it was given, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, kind: str, piece: str) -> None:
+        self.seen.append((kind, piece))
+
+    def joined(self, kind: str) -> str:
+        return "".join(p for k, p in self.seen if k == kind)
+
+    def kinds(self) -> list[str]:
+        """The kinds in arrival order, with consecutive repeats collapsed."""
+        out: list[str] = []
+        for kind, _ in self.seen:
+            if not out or out[-1] != kind:
+                out.append(kind)
+        return out
