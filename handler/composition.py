@@ -22,7 +22,7 @@ from core.services.runs import RunService
 from core.services.sleeptime import sleeptime, voice_sleeptime
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore, SerializedClient
-from infra.launchers import InProcessLauncher
+from infra.launchers import InProcessLauncher, SynchronousLauncher
 from infra.providers.router import ModelRouter
 from infra.settings import Settings
 
@@ -66,7 +66,7 @@ def build_services(
     clock = clock or SystemClock()
     loop = AgentLoop(store, clock, model or ModelRouter(settings))
     # The launcher runs `runs.execute`, and RunService needs the launcher: bind it after.
-    launcher = InProcessLauncher()
+    launcher = InProcessLauncher() if settings.run_launcher == "threads" else SynchronousLauncher()
     runs = RunService(store, clock, loop, launcher)
     launcher.bind(runs.execute)
     lease = timedelta(seconds=settings.group_lease_s)

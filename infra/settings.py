@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,12 @@ class Settings(BaseSettings):
         False,
         description="Run DynamoDB calls one at a time: for emulators that are not "
         "thread-safe (moto, used by `make run` and the tests).",
+    )
+    run_launcher: Literal["threads", "inline"] = Field(
+        "threads",
+        description="How background Runs execute: `threads` (in the server process, for "
+        "`make run`) or `inline` (before the send answers: on Lambda, where threads freeze "
+        "once the response is returned, until a queue-backed worker exists).",
     )
     default_model: str = Field("offline/default", description="Model handle for new agents.")
     api_keys: str = Field(
