@@ -7,6 +7,8 @@ with the agent that made them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core import ids
 from core.ports import Clock
 from core.records import MessageRecord, TranscriptRecord
@@ -71,8 +73,9 @@ def relay(entries: list[TranscriptRecord], listener_id: str, clock: Clock) -> li
     return relayed
 
 
-def as_lines(entries: list[TranscriptRecord]) -> str:
-    """The transcript as `name: text` lines, for managers and sleeptime agents."""
+def as_lines(entries: Sequence[MessageRecord]) -> str:
+    """Messages (the transcript, an agent's own) as `name: text` lines of what was said out
+    loud, for managers and sleeptime agents."""
     lines = []
     for entry in entries:
         text = public_text(entry)

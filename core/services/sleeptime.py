@@ -8,7 +8,7 @@ from collections.abc import Callable
 from core.errors import ConcurrentModificationError
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.group_engine import GroupEngine, GroupSend
-from core.runtime.transcript import as_lines, public_text
+from core.runtime.transcript import as_lines
 from core.services.runs import AGENT_TURN, RunService
 from core.services.unit_of_work import UnitOfWork
 
@@ -92,7 +92,7 @@ def voice_sleeptime(runs: RunService) -> Callable[[GroupEngine, GroupSend, str],
         evicted = _evict(engine, send.tenant, main, max_len, min_len)
         if not evicted or not group.agent_ids:
             return
-        text = EVICTION_PROMPT.format(lines=_lines(evicted))
+        text = EVICTION_PROMPT.format(lines=as_lines(evicted))
         _start_runs(runs, send, text, "voice_sleeptime")
 
     return pattern
@@ -143,12 +143,3 @@ def _evict(
             continue
         return evicted
     return []
-
-
-def _lines(records: list[MessageRecord]) -> str:
-    lines = []
-    for record in records:
-        text = public_text(record)
-        if text:
-            lines.append(f"{record.name or record.role}: {text}")
-    return "\n".join(lines)
