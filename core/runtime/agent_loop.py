@@ -55,6 +55,15 @@ CONTEXT_READ = 150
 everything in context is read when compaction summarises it)."""
 
 COMMIT_ATTEMPTS = 3
+MEMORY_EDITING_TOOLS = frozenset(
+    {
+        "core_memory_append",
+        "core_memory_replace",
+        "memory_insert",
+        "memory_replace",
+        "memory_rethink",
+    }
+)
 COMMIT_CHUNK = 80
 """Records per write, leaving room under DynamoDB's 100-item transactions."""
 
@@ -140,7 +149,7 @@ class AgentLoop:
                 outcome = self._apply(tenant, agent, response, step_id, rules, options, message_id)
             if outcome.stop_reason is None and step_number == options.max_steps - 1:
                 outcome.stop_reason = "max_steps"
-            committed, agent = self._commit(tenant, agent.id, pending, outcome, options)
+            committed, agent = self._commit(tenant, agent, pending, outcome, options)
             produced.extend(committed)
             if options.on_step is not None:
                 options.on_step(committed)
@@ -313,6 +322,8 @@ class AgentLoop:
         options: TurnOptions,
     ) -> tuple[str, str]:
         """Run a tool against fresh state and commit its memory edits, retrying races."""
+        if name not in MEMORY_EDITING_TOOLS:
+            return self._run_stateless_tool(tenant, agent, name, arguments, options)
         for attempt in range(COMMIT_ATTEMPTS):
             uow = UnitOfWork(self._store, tenant, self._clock)
             current = uow.load(AgentRecord, agent.id)
@@ -341,6 +352,29 @@ class AgentLoop:
                     return "Memory changed concurrently; try the edit again.", "error"
         raise AssertionError("unreachable")
 
+    def _run_stateless_tool(
+        self,
+        tenant: str,
+        agent: AgentRecord,
+        name: str,
+        arguments: dict[str, Any],
+        options: TurnOptions,
+    ) -> tuple[str, str]:
+        """Tools that change no stored state need no reads or writes of their own."""
+        context = ToolContext(
+            blocks=[],
+            touched=set(),
+            search=lambda q, n: self._search(tenant, agent.id, q, n),
+            broadcast=options.broadcast,
+        )
+        try:
+            return execute(name, arguments, context), "success"
+        except ToolError as exc:
+            return str(exc), "error"
+        except Exception as exc:  # noqa: BLE001 - a tool failure goes back to the model
+            logger.exception("tool %s failed", name)
+            return f"Tool {name!r} failed: {type(exc).__name__}.", "error"
+
     def _search(self, tenant: str, agent_id: str, query: str, limit: int) -> list[str]:
         needle = query.lower()
         hits = []
@@ -360,7 +394,7 @@ class AgentLoop:
     def _commit(
         self,
         tenant: str,
-        agent_id: str,
+        known: AgentRecord,
         pending: list[MessageRecord],
         outcome: _StepOutcome,
         options: TurnOptions,
@@ -368,23 +402,27 @@ class AgentLoop:
         """Number and save the step's messages with the agent's counter. The step's own
         records are one atomic write; a long run of inputs before them (a member catching up
         on a group) is saved first, in writes that each fit a transaction."""
-        agent: AgentRecord | None = None
+        agent = known
         for start in range(0, len(pending), COMMIT_CHUNK):
-            agent = self._save(tenant, agent_id, pending[start : start + COMMIT_CHUNK], None)
-        if outcome.records or agent is None:
-            agent = self._save(tenant, agent_id, outcome.records, outcome)
+            agent = self._save(tenant, agent, pending[start : start + COMMIT_CHUNK], None)
+        agent = self._save(tenant, agent, outcome.records, outcome)
         return [*pending, *outcome.records], agent
 
     def _save(
         self,
         tenant: str,
-        agent_id: str,
+        known: AgentRecord,
         records: list[MessageRecord],
         outcome: _StepOutcome | None,
     ) -> AgentRecord:
+        """One atomic write of records and the agent's counter. The first try starts from
+        the copy the turn holds (saving a read); a lost race reads the agent again."""
         for attempt in range(COMMIT_ATTEMPTS):
             uow = UnitOfWork(self._store, tenant, self._clock)
-            agent = uow.load(AgentRecord, agent_id)
+            if attempt == 0:
+                agent = uow.track(AgentRecord, known.model_copy(deep=True))
+            else:
+                agent = uow.load(AgentRecord, known.id)
             for offset, record in enumerate(records):
                 record.parent_id = agent.id
                 record.seq = agent.next_message_seq + offset

@@ -18,7 +18,6 @@ from core import ids
 from core.errors import (
     ConcurrentModificationError,
     ConflictError,
-    NotFoundError,
     SendInterruptedError,
 )
 from core.llm import ToolSpec
@@ -118,15 +117,17 @@ class GroupEngine:
         *,
         require_lease: str | None,
         add: Callable[[GroupRecord], list[TranscriptRecord]] | None = None,
+        known: GroupRecord | None = None,
     ) -> GroupRecord:
-        """Apply `change` to a fresh copy of the group (and add the records `add` builds from
-        it) in one atomic write, retrying lost races."""
-        for _ in range(WRITE_ATTEMPTS):
+        """Apply `change` to the group (and add the records `add` builds from it) in one
+        atomic write. The first try starts from `known`, the copy this send holds, saving a
+        read; a lost race reads the group again and retries."""
+        for attempt in range(WRITE_ATTEMPTS):
             uow = UnitOfWork(self.store, tenant, self.clock)
-            try:
+            if attempt == 0 and known is not None:
+                group = uow.track(GroupRecord, known.model_copy(deep=True))
+            else:
                 group = uow.load(GroupRecord, group_id)
-            except NotFoundError:
-                raise
             if require_lease is not None:
                 if group.lease_id != require_lease:
                     raise SendInterruptedError(
@@ -170,7 +171,12 @@ class GroupEngine:
 
         if records or seen is not None:
             send.group = self.update_group(
-                send.tenant, send.group.id, advance, require_lease=lease_id, add=build
+                send.tenant,
+                send.group.id,
+                advance,
+                require_lease=lease_id,
+                add=build,
+                known=send.group,
             )
         return saved
 
@@ -187,7 +193,7 @@ class GroupEngine:
 
     def unseen(self, send: GroupSend, agent_id: str) -> tuple[list[TranscriptRecord], int]:
         """Transcript entries this agent has not been given, and the seq they reach."""
-        group = self.store.get(send.tenant, GroupRecord, send.group.id) or send.group
+        group = send.group  # kept current by this send's own writes, under its lease
         given = max(group.seen.get(agent_id, 0), group.transcript_start_seq - 1)
         newest = self.store.children(
             send.tenant,

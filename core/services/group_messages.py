@@ -246,12 +246,12 @@ class MessageEdit:
             raise InvalidInputError("Give the new text as `content` (or `reasoning`).")
         message_type = message_type or f"{entry.role}_message"
         uow = UnitOfWork(self._store, tenant, self._clock)
-        entry = uow.load_child(TranscriptRecord, entry)
+        entry = uow.track(TranscriptRecord, entry)
         _edit(entry, message_type, text)
         uow.touch(entry)
         own = self._store.find_child(tenant, MessageRecord, message_id)
         if own is not None:
-            own = uow.load_child(MessageRecord, own)
+            own = uow.track(MessageRecord, own)
             _edit(own, message_type, text)
             uow.touch(own)
         uow.commit()

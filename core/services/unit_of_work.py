@@ -65,9 +65,10 @@ class UnitOfWork:
             if (kind.KIND, i) in self._loaded
         ]
 
-    def load_child(self, kind: type[R], record: R) -> R:
-        """Track a child record found by id (children are read by the store's own queries,
-        not by load), so it can be changed and committed with a version check."""
+    def track(self, kind: type[R], record: R) -> R:
+        """Take a record read elsewhere (a child found by a query, or a copy this request
+        already holds) as loaded: it commits with a check against its version, so a stale
+        copy fails the write instead of overwriting a newer one."""
         key = (kind.KIND, record.id)
         self._loaded[key] = record
         self._versions[key] = record.version
