@@ -331,7 +331,7 @@ def test_supervisor_broadcasts_to_every_worker(t: Transport) -> None:
 
 
 def test_supervisor_runs_workers_concurrently(make_transport: MakeTransport) -> None:
-    latency = 0.3
+    latency = 1.0  # long enough that DynamoDB and scheduling overhead stay small beside it
     t = make_transport("asgi", latency_ms=int(latency * 1000))
     workers = new_agents(t, ["wa", "wb", "wc", "wd"])
     boss = new_agent(t, "boss")["id"]
