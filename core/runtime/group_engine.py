@@ -87,11 +87,18 @@ class GroupEngine:
 
     # -- lease ---------------------------------------------------------------------------
 
-    def acquire(self, tenant: str, group_id: str) -> tuple[GroupRecord, str]:
+    def acquire(
+        self, tenant: str, group_id: str, known: GroupRecord | None = None
+    ) -> tuple[GroupRecord, str]:
+        """Take the group's lease; the first try starts from `known` (the copy the request
+        just read), a lost race reads the group again."""
         lease_id = ids.new_id("lease")
-        for _ in range(WRITE_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
             uow = UnitOfWork(self.store, tenant, self.clock)
-            group = uow.load(GroupRecord, group_id)
+            if attempt == 0 and known is not None:
+                group = uow.track(GroupRecord, known.model_copy(deep=True))
+            else:
+                group = uow.load(GroupRecord, group_id)
             now = self.clock.now()
             if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
                 raise ConflictError(
@@ -106,8 +113,12 @@ class GroupEngine:
                 continue
         raise ConflictError(f"Group {group_id} is busy; retry.")
 
-    def release(self, tenant: str, group_id: str, lease_id: str) -> None:
-        self.update_group(tenant, group_id, lambda g: _clear_lease(g, lease_id), require_lease=None)
+    def release(
+        self, tenant: str, group_id: str, lease_id: str, known: GroupRecord | None = None
+    ) -> None:
+        self.update_group(
+            tenant, group_id, lambda g: _clear_lease(g, lease_id), require_lease=None, known=known
+        )
 
     def update_group(
         self,

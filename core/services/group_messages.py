@@ -120,7 +120,7 @@ class GroupMessageService:
                 )
 
         wants_tokens = emit is not None and getattr(req, "stream_tokens", False)
-        group, lease = self._engine.acquire(tenant, group_id)
+        group, lease = self._engine.acquire(tenant, group_id, known=group)
         send = GroupSend(
             tenant, group, req, names, emit=forward, on_delta=on_delta if wants_tokens else None
         )
@@ -132,7 +132,7 @@ class GroupMessageService:
                 self._engine.append(send, lease, inputs)
                 pattern(self._engine, send, lease)
         finally:
-            self._engine.release(tenant, group_id, lease)
+            self._engine.release(tenant, group_id, lease, known=send.group)
         return LettaResponse(
             messages=render(send.produced, options),
             stop_reason=LettaStopReason(stop_reason=send.stop_reason),
@@ -159,9 +159,9 @@ class GroupMessageService:
     ) -> list[MessageRecord]:
         """The user's messages, checked against the model of every agent that may see them."""
         creates = [m for m in items if isinstance(m, MessageCreate)]
+        handles = list(dict.fromkeys(req.override_model or a.model for a in agents))
         records: list[MessageRecord] = []
-        for agent in agents:
-            handle = req.override_model or agent.model
+        for handle in handles:
             records = input_records(creates, handle, self._clock, group_id=group_id)
         return records
 
