@@ -45,7 +45,13 @@ class SendInterruptedError(ConflictError):
 
 
 class ConcurrentModificationError(ConflictError):
-    """An optimistic write lost a race; use-cases retry these before giving up as a 409."""
+    """An optimistic write lost a race; `core.persistence.retry` reruns the write and, when
+    attempts run out, answers 409 naming the contended records (`contended`, e.g.
+    "group group-…"), which the store fills in when it can tell which check failed."""
+
+    def __init__(self, detail: str, contended: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.contended = contended
 
 
 class UnauthorizedError(DomainError):

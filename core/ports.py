@@ -33,12 +33,25 @@ class Delete:
 Change = Put | Delete
 
 
+@dataclass(frozen=True)
+class StoreLimits:
+    """What one store can do at once; core sizes its writes and records from these, never
+    from a database's constants."""
+
+    max_changes_per_write: int
+    """Most records one atomic `write` may change."""
+    max_record_bytes: int
+    """Largest stored record (its JSON document plus keys)."""
+
+
 class Store(Protocol):
     """Tenant-scoped persistence of records.
 
     `write` is all-or-nothing: if any record's version differs from what the change
     expects, nothing is written and ConcurrentModificationError is raised.
     """
+
+    limits: StoreLimits
 
     def get(self, tenant: str, kind: type[R], record_id: str) -> R | None: ...
 
@@ -78,10 +91,6 @@ class Store(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
-
-
-MAX_CHANGES_PER_WRITE = 100
-"""DynamoDB's transaction limit; use-cases keep every atomic write under it."""
 
 
 class RunLauncher(Protocol):

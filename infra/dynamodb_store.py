@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from core.errors import ConcurrentModificationError
 from core.paging import PageRequest, unknown_cursor
-from core.ports import Change, Delete, Put
+from core.ports import Change, Delete, Put, StoreLimits
 from core.records import ChildRecord, Record
 
 R = TypeVar("R", bound=Record)
@@ -75,8 +75,14 @@ class SerializedClient:
         return call
 
 
+DYNAMODB_LIMITS = StoreLimits(max_changes_per_write=100, max_record_bytes=400_000)
+"""TransactWriteItems takes 100 items; an item holds at most 400 KB."""
+
+
 class DynamoDBStore:
     """Implements core.ports.Store with a boto3 DynamoDB client."""
+
+    limits = DYNAMODB_LIMITS
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -216,7 +222,8 @@ class DynamoDBStore:
                 "TransactionConflictException",
             ):
                 raise ConcurrentModificationError(
-                    "A record changed while this request was writing it."
+                    "A record changed while this request was writing it.",
+                    _contended(exc.response, changes),
                 ) from exc
             raise
 
@@ -315,3 +322,18 @@ class DynamoDBStore:
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = {":expected": {"N": str(change.expected_version)}}
         return {"Put": put}
+
+
+def _contended(response: dict[str, Any], changes: Sequence[Change]) -> tuple[str, ...]:
+    """The records whose condition failed: every change for a single write, else those
+    TransactWriteItems lists with a ConditionalCheckFailed cancellation reason."""
+    reasons = response.get("CancellationReasons")
+    if reasons is None:
+        picked = list(changes)
+    else:
+        picked = [
+            change
+            for change, reason in zip(changes, reasons, strict=False)
+            if reason.get("Code") == "ConditionalCheckFailed"
+        ]
+    return tuple(f"{c.record.KIND} {c.record.id}" for c in picked)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import ConcurrentModificationError
 from core.paging import PageRequest, paginate
-from core.ports import Change, Delete, Put
+from core.ports import Change, Delete, Put, StoreLimits
 from core.records import ChildRecord, Record
 
 R = TypeVar("R", bound=Record)
@@ -27,6 +27,8 @@ class FakeClock:
 
 
 class InMemoryStore:
+    limits = StoreLimits(max_changes_per_write=100, max_record_bytes=400_000)
+
     def __init__(self) -> None:
         self.records: dict[tuple[str, str, str], str] = {}
         self.writes = 0
@@ -93,7 +95,9 @@ class InMemoryStore:
             if (expected is None and current is not None) or (
                 expected is not None and (current is None or current.version != expected)
             ):
-                raise ConcurrentModificationError(f"{kind} {record_id} changed")
+                raise ConcurrentModificationError(
+                    f"{kind} {record_id} changed", (f"{kind} {record_id}",)
+                )
         for change in changes:
             if isinstance(change, Put):
                 key = (tenant, change.record.KIND, change.record.id)

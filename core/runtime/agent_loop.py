@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import ids
-from core.errors import BadRequestError, ConcurrentModificationError, NotFoundError
+from core.errors import BadRequestError, NotFoundError
 from core.llm import (
     ChatRequest,
     ChatResponse,
@@ -26,6 +26,8 @@ from core.llm import (
     complete_with_deltas,
 )
 from core.model_handles import parse_handle
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, BlockRecord, MessageRecord
 from core.runtime import conversation
@@ -41,7 +43,6 @@ from core.runtime.tools import (
 )
 from core.runtime.usage import UsageTally
 from core.schemas.messages import ApprovalCreate, ToolReturn
-from core.services.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ CONTEXT_READ = 150
 """How many recent messages are read to build a context (more than CONTEXT_MESSAGES, so
 everything in context is read when compaction summarises it)."""
 
-COMMIT_ATTEMPTS = 3
 MEMORY_EDITING_TOOLS = frozenset(
     {
         "core_memory_append",
@@ -324,7 +324,8 @@ class AgentLoop:
         """Run a tool against fresh state and commit its memory edits, retrying races."""
         if name not in MEMORY_EDITING_TOOLS:
             return self._run_stateless_tool(tenant, agent, name, arguments, options)
-        for attempt in range(COMMIT_ATTEMPTS):
+
+        def edit(_: int) -> tuple[str, str]:
             uow = UnitOfWork(self._store, tenant, self._clock)
             current = uow.load(AgentRecord, agent.id)
             blocks = uow.load_existing(BlockRecord, current.block_ids)
@@ -344,13 +345,10 @@ class AgentLoop:
             for block in blocks:
                 if block.id in context.touched:
                     uow.touch(block)
-            try:
-                uow.commit()
-                return result, "success"
-            except ConcurrentModificationError:
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    return "Memory changed concurrently; try the edit again.", "error"
-        raise AssertionError("unreachable")
+            uow.commit()
+            return result, "success"
+
+        return optimistic(edit, what=f"the memory of agent {agent.id}")
 
     def _run_stateless_tool(
         self,
@@ -417,7 +415,8 @@ class AgentLoop:
     ) -> AgentRecord:
         """One atomic write of records and the agent's counter. The first try starts from
         the copy the turn holds (saving a read); a lost race reads the agent again."""
-        for attempt in range(COMMIT_ATTEMPTS):
+
+        def write(attempt: int) -> AgentRecord:
             uow = UnitOfWork(self._store, tenant, self._clock)
             if attempt == 0:
                 agent = uow.track(AgentRecord, known.model_copy(deep=True))
@@ -435,13 +434,10 @@ class AgentLoop:
             if outcome is not None and outcome.stop_reason is not None:
                 agent.echoed["last_stop_reason"] = outcome.stop_reason
             uow.touch(agent)
-            try:
-                uow.commit()
-                return agent
-            except ConcurrentModificationError:
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+            uow.commit()
+            return agent
+
+        return optimistic(write, what=f"agent {known.id}")
 
     # -- records -------------------------------------------------------------------------
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import ids
-from core.errors import ConcurrentModificationError
 from core.llm import ChatMessage, ChatRequest, ModelClient, ModelError
 from core.model_handles import parse_handle
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.conversation import conversation_tokens, estimate_tokens, to_chat
 from core.runtime.usage import UsageTally
-from core.services.unit_of_work import UnitOfWork
 
 TRIGGER_FRACTION = 0.8
 """Compact once the estimated context passes this share of the model's window."""
@@ -66,7 +66,8 @@ class Compactor:
             return None
         old, kept = history[:cut], history[cut:]
         summary = self._summarise(agent, old, tally)
-        for _ in range(3):
+
+        def write(_: int) -> Compaction:
             uow = UnitOfWork(self._store, tenant, self._clock)
             current = uow.load(AgentRecord, agent.id)
             record = MessageRecord(
@@ -84,12 +85,11 @@ class Compactor:
             current.context_start_seq = kept[0].seq if kept else record.seq
             uow.add(record)
             uow.touch(current)
-            try:
-                uow.commit()
-            except ConcurrentModificationError:
-                continue
+            uow.commit()
             return Compaction(current, [record], kept)
-        return None
+
+        # The summary call is paid for: a write that keeps losing is a 409, not a silent skip.
+        return optimistic(write, what=f"agent {agent.id}")
 
     def _summarise(self, agent: AgentRecord, old: list[MessageRecord], tally: UsageTally) -> str:
         lines = [f"Earlier summary: {agent.summary}"] if agent.summary else []

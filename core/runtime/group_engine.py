@@ -15,19 +15,16 @@ from datetime import timedelta
 from typing import Any
 
 from core import ids
-from core.errors import (
-    ConcurrentModificationError,
-    ConflictError,
-    SendInterruptedError,
-)
+from core.errors import ConflictError, SendInterruptedError
 from core.llm import ToolSpec
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult
 from core.runtime.transcript import relay, to_transcript
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import LettaRequest
-from core.services.unit_of_work import UnitOfWork
 
 DEFAULT_LEASE = timedelta(seconds=180)
 """How long a send holds the group between two of its writes; every speaker turn renews
@@ -36,8 +33,6 @@ frees the group soon after, while a live one never loses it."""
 
 RELAY_LIMIT = 100
 """At most this many unseen transcript entries are handed to a speaker at once."""
-
-WRITE_ATTEMPTS = 5
 
 
 @dataclass
@@ -93,7 +88,8 @@ class GroupEngine:
         """Take the group's lease; the first try starts from `known` (the copy the request
         just read), a lost race reads the group again."""
         lease_id = ids.new_id("lease")
-        for attempt in range(WRITE_ATTEMPTS):
+
+        def take(attempt: int) -> GroupRecord:
             uow = UnitOfWork(self.store, tenant, self.clock)
             if attempt == 0 and known is not None:
                 group = uow.track(GroupRecord, known.model_copy(deep=True))
@@ -106,12 +102,10 @@ class GroupEngine:
                 )
             group.lease_id, group.lease_expires_at = lease_id, now + self.lease
             uow.touch(group)
-            try:
-                uow.commit()
-                return group, lease_id
-            except ConcurrentModificationError:
-                continue
-        raise ConflictError(f"Group {group_id} is busy; retry.")
+            uow.commit()
+            return group
+
+        return optimistic(take, what=f"group {group_id}"), lease_id
 
     def release(
         self, tenant: str, group_id: str, lease_id: str, known: GroupRecord | None = None
@@ -133,7 +127,8 @@ class GroupEngine:
         """Apply `change` to the group (and add the records `add` builds from it) in one
         atomic write. The first try starts from `known`, the copy this send holds, saving a
         read; a lost race reads the group again and retries."""
-        for attempt in range(WRITE_ATTEMPTS):
+
+        def write(attempt: int) -> GroupRecord:
             uow = UnitOfWork(self.store, tenant, self.clock)
             if attempt == 0 and known is not None:
                 group = uow.track(GroupRecord, known.model_copy(deep=True))
@@ -150,12 +145,10 @@ class GroupEngine:
                 uow.add(record)
             change(group)
             uow.touch(group)
-            try:
-                uow.commit()
-                return group
-            except ConcurrentModificationError:
-                continue
-        raise ConflictError(f"Group {group_id} kept changing during the send; retry.")
+            uow.commit()
+            return group
+
+        return optimistic(write, what=f"group {group_id}")
 
     # -- transcript ----------------------------------------------------------------------
 

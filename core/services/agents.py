@@ -9,6 +9,8 @@ from core import ids
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.model_handles import llm_config_for
 from core.paging import PageRequest, paginate
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.prompts import default_agent_name, default_system_prompt
 from core.records import AgentRecord, BlockRecord, GroupRecord
@@ -24,8 +26,7 @@ from core.schemas.agents import (
 from core.schemas.groups import Group
 from core.services.blocks import block_to_wire, new_block_record
 from core.services.groups import GroupFilter, group_to_wire
-from core.services.links import attach_blocks, detach_blocks, join_group
-from core.services.unit_of_work import UnitOfWork, remove_all, retry_on_conflict
+from core.services.links import attach_blocks, detach_blocks, join_group, remove_all
 from core.tools.catalog import BASE_TOOLS_BY_AGENT_TYPE, BUILTIN_TOOLS, SUPPORTED_AGENT_TYPES
 
 _TOOLS_BY_ID = {tool.id: tool for tool in BUILTIN_TOOLS.values()}
@@ -172,7 +173,7 @@ class AgentService:
         uow.load_existing(GroupRecord, [g for r in records for g in r.managed_group_ids])
         return [self._render(uow, r) for r in records]
 
-    @retry_on_conflict
+    @retry_on_conflict("the agent")
     def update(self, tenant: str, agent_id: str, req: UpdateAgent) -> AgentState:
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(AgentRecord, agent_id)
@@ -208,7 +209,7 @@ class AgentService:
         uow.commit()
         return self._render(uow, record)
 
-    @retry_on_conflict
+    @retry_on_conflict("the agent")
     def attach_block(self, tenant: str, agent_id: str, block_id: str) -> AgentState:
         """Give the agent an existing block (a no-op if it already has it)."""
         uow = UnitOfWork(self._store, tenant, self._clock)
@@ -217,7 +218,7 @@ class AgentService:
         uow.commit()
         return self._render(uow, record)
 
-    @retry_on_conflict
+    @retry_on_conflict("the agent")
     def delete(self, tenant: str, agent_id: str) -> None:
         """Delete the agent, leaving its groups (minus it) and its blocks in place."""
         uow = UnitOfWork(self._store, tenant, self._clock)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from core import ids
 from core.errors import BadRequestError, InvalidInputError, NotFoundError
 from core.paging import PageRequest
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, BlockRecord, GroupRecord
 from core.schemas.blocks import Block, BlockUpdate, CreateBlock, check_within_limit
-from core.services.unit_of_work import UnitOfWork, remove_all, retry_on_conflict
+from core.services.links import remove_all
 
 _NOT_NULLABLE = ("value", "limit", "is_template", "read_only", "label")
 
@@ -83,7 +85,7 @@ class BlockService:
         records = self._store.list(tenant, BlockRecord, page, where)
         return [block_to_wire(r) for r in records]
 
-    @retry_on_conflict
+    @retry_on_conflict("the block")
     def update(self, tenant: str, block_id: str, body: BlockUpdate) -> Block:
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(BlockRecord, block_id)
@@ -103,7 +105,7 @@ class BlockService:
         uow.commit()
         return block_to_wire(record)
 
-    @retry_on_conflict
+    @retry_on_conflict("the block")
     def delete(self, tenant: str, block_id: str) -> None:
         """Delete the block and detach it from every agent and group holding it."""
         uow = UnitOfWork(self._store, tenant, self._clock)

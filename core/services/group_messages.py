@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from core.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
 from core.paging import PageRequest
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime import managers
@@ -31,7 +33,6 @@ from core.schemas.messages import (
 )
 from core.services.agent_messages import render_options
 from core.services.message_pages import page_of_children
-from core.services.unit_of_work import UnitOfWork, retry_on_conflict
 
 PATTERNS: dict[str, managers.Manager] = {
     "round_robin": managers.round_robin,
@@ -176,7 +177,7 @@ class GroupMessageService:
         )
         return render_page(records, page, options)
 
-    @retry_on_conflict
+    @retry_on_conflict("the group")
     def reset(self, tenant: str, group_id: str) -> None:
         """Clear the transcript and every member's context of it (the records stay stored
         but are no longer listed or given to anyone)."""
@@ -227,7 +228,7 @@ class MessageEdit:
         self._store = store
         self._clock = clock
 
-    @retry_on_conflict
+    @retry_on_conflict("the message")
     def apply(
         self,
         tenant: str,

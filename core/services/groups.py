@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from core import ids
 from core.errors import BadRequestError, InvalidInputError
 from core.paging import PageRequest
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, BlockRecord, GroupRecord
 from core.schemas.groups import Group, GroupCreate, GroupUpdate, parse_manager_update
 from core.services.links import join_group, leave_group, share_block, unshare_block
-from core.services.unit_of_work import UnitOfWork, retry_on_conflict
 
 MAX_MEMBERS = 50
 """Keeps every membership change inside one atomic write (DynamoDB's 100-item limit)."""
@@ -76,7 +77,7 @@ class GroupService:
     def count(self, tenant: str) -> int:
         return self._store.count(tenant, GroupRecord)
 
-    @retry_on_conflict
+    @retry_on_conflict("the group")
     def update(self, tenant: str, group_id: str, req: GroupUpdate) -> Group:
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(GroupRecord, group_id)
@@ -111,7 +112,7 @@ class GroupService:
         uow.commit()
         return group_to_wire(record)
 
-    @retry_on_conflict
+    @retry_on_conflict("the group")
     def delete(self, tenant: str, group_id: str) -> None:
         """Delete the group; its agents and blocks stay, only the links to it go."""
         uow = UnitOfWork(self._store, tenant, self._clock)
@@ -128,14 +129,14 @@ class GroupService:
         uow.remove(record)
         uow.commit()
 
-    @retry_on_conflict
+    @retry_on_conflict("the group")
     def attach_block(self, tenant: str, group_id: str, block_id: str) -> None:
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(GroupRecord, group_id)
         share_block(uow, record, uow.load(BlockRecord, block_id))
         uow.commit()
 
-    @retry_on_conflict
+    @retry_on_conflict("the group")
     def detach_block(self, tenant: str, group_id: str, block_id: str) -> None:
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(GroupRecord, group_id)

@@ -6,9 +6,11 @@ relationship can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from core.errors import BadRequestError
+from core.persistence.unit_of_work import UnitOfWork
 from core.records import AgentRecord, BlockRecord, GroupRecord
-from core.services.unit_of_work import UnitOfWork, add_unique, remove_all
 
 
 def attach_blocks(uow: UnitOfWork, agent: AgentRecord, blocks: list[BlockRecord]) -> None:
@@ -73,3 +75,22 @@ def unshare_block(uow: UnitOfWork, group: GroupRecord, block: BlockRecord) -> No
     uow.touch(block)
     for agent in uow.load_existing(AgentRecord, group.agent_ids_with_manager()):
         detach_blocks(uow, agent, [block])
+
+
+def add_unique(values: list[str], new: Iterable[str]) -> bool:
+    """Append the new values not yet present; True when anything was added."""
+    added = False
+    for value in new:
+        if value not in values:
+            values.append(value)
+            added = True
+    return added
+
+
+def remove_all(values: list[str], gone: Iterable[str]) -> bool:
+    """Remove every occurrence of the given values; True when anything was removed."""
+    gone_set = set(gone)
+    kept = [v for v in values if v not in gone_set]
+    removed = len(kept) != len(values)
+    values[:] = kept
+    return removed

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 from core import ids
 from core.errors import NotFoundError
 from core.paging import PageRequest, unknown_cursor
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, RunLauncher, Store
 from core.records import RUN_FINISHED, AgentRecord, MessageRecord, RunRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.rendering import RenderOptions, render_page
 from core.schemas.messages import LettaMessageBase
 from core.schemas.runs import STOP_REASONS, Run
-from core.services.unit_of_work import UnitOfWork, retry_on_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class RunService:
     def get(self, tenant: str, run_id: str) -> Run:
         return run_to_wire(self.get_record(tenant, run_id))
 
-    @retry_on_conflict
+    @retry_on_conflict("the run")
     def delete(self, tenant: str, run_id: str) -> None:
         """Forget the run; the messages it produced stay in the agent's history. A run still
         executing finishes its work but no longer records its end."""
@@ -188,7 +189,7 @@ class RunService:
             return
         self._safely_finish(tenant, run_id, outcome, None)
 
-    @retry_on_conflict
+    @retry_on_conflict("the run")
     def _begin(self, tenant: str, run_id: str) -> RunRecord | None:
         uow = UnitOfWork(self._store, tenant, self._clock)
         found = uow.load_existing(RunRecord, [run_id])
@@ -211,7 +212,7 @@ class RunService:
         except Exception:
             logger.exception("run %s: could not record its end", run_id)
 
-    @retry_on_conflict
+    @retry_on_conflict("the run")
     def _finish(
         self, tenant: str, run_id: str, outcome: RunOutcome | None, error: str | None
     ) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.errors import ConcurrentModificationError
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.group_engine import GroupEngine, GroupSend
 from core.runtime.transcript import as_lines
 from core.services.runs import AGENT_TURN, RunService
-from core.services.unit_of_work import UnitOfWork
 
 DEFAULT_MAX_BUFFER = 30
 DEFAULT_MIN_BUFFER = 15
@@ -121,7 +121,8 @@ def _evict(
 ) -> list[MessageRecord]:
     """When the agent's in-context messages exceed `max_len`, move its context start so
     `min_len` remain; returns the messages that left."""
-    for _ in range(5):
+
+    def move(_: int) -> list[MessageRecord]:
         uow = UnitOfWork(engine.store, tenant, engine.clock)
         agent = uow.load(AgentRecord, agent_id)
         if agent.next_message_seq - agent.context_start_seq <= max_len:
@@ -137,9 +138,7 @@ def _evict(
         )
         agent.context_start_seq = new_start
         uow.touch(agent)
-        try:
-            uow.commit()
-        except ConcurrentModificationError:
-            continue
+        uow.commit()
         return evicted
-    return []
+
+    return optimistic(move, what=f"agent {agent_id}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ConcurrentModificationError, ConflictError, NotFoundError
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
 from core.records import AgentRecord, GroupRecord
 from core.schemas.agents import CreateAgentRequest, UpdateAgent
 from core.schemas.groups import GroupCreate, GroupUpdate
 from core.services.agents import AgentService
 from core.services.groups import GroupService
-from core.services.unit_of_work import UnitOfWork, retry_on_conflict
 from tests.fakes import FakeClock, InMemoryStore
 
 
@@ -45,11 +46,11 @@ def test_commit_is_all_or_nothing_when_one_record_moved(
 def test_use_cases_retry_lost_races_then_report_409() -> None:
     calls = []
 
-    @retry_on_conflict
+    @retry_on_conflict("the record")
     def flaky(fail_times: int) -> str:
         calls.append(1)
         if len(calls) <= fail_times:
-            raise ConcurrentModificationError("moved")
+            raise ConcurrentModificationError("moved", ("agent agent-x",))
         return "done"
 
     assert flaky(2) == "done" and len(calls) == 3
@@ -57,6 +58,7 @@ def test_use_cases_retry_lost_races_then_report_409() -> None:
     with pytest.raises(ConflictError) as error:
         flaky(99)
     assert not isinstance(error.value, ConcurrentModificationError)
+    assert "Agent agent-x kept changing" in error.value.detail
     assert len(calls) == 4
 
 

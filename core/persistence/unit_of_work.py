@@ -7,20 +7,15 @@ change anywhere aborts the whole write instead of half-applying it.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
-from core.errors import BadRequestError, ConcurrentModificationError, ConflictError, NotFoundError
-from core.ports import MAX_CHANGES_PER_WRITE, Change, Clock, Delete, Put, Store
+from core.errors import BadRequestError, NotFoundError
+from core.ports import Change, Clock, Delete, Put, Store
 from core.records import Record
 
 R = TypeVar("R", bound=Record)
-P = ParamSpec("P")
-T = TypeVar("T")
-
-CONFLICT_ATTEMPTS = 4
 
 
 class UnitOfWork:
@@ -101,49 +96,11 @@ class UnitOfWork:
             record.updated_at = now
             changes.append(Put(record, expected))
         changes.extend(Delete(r, self._versions[key]) for key, r in self._removed.items())
-        if len(changes) > MAX_CHANGES_PER_WRITE:
+        limit = self._store.limits.max_changes_per_write
+        if len(changes) > limit:
             raise BadRequestError(
-                f"This change touches {len(changes)} records; at most {MAX_CHANGES_PER_WRITE} "
+                f"This change touches {len(changes)} records; at most {limit} "
                 "can change atomically. Split it into smaller changes."
             )
         if changes:
             self._store.write(self._tenant, changes)
-
-
-def retry_on_conflict(use_case: Callable[P, T]) -> Callable[P, T]:
-    """Rerun a use-case from scratch when its commit lost a race with another writer."""
-
-    @functools.wraps(use_case)
-    def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        for _ in range(CONFLICT_ATTEMPTS - 1):
-            try:
-                return use_case(*args, **kwargs)
-            except ConcurrentModificationError:
-                continue
-        try:
-            return use_case(*args, **kwargs)
-        except ConcurrentModificationError as exc:
-            raise ConflictError(
-                "The resource kept changing while this request ran; retry it."
-            ) from exc
-
-    return run
-
-
-def add_unique(values: list[str], new: Iterable[str]) -> bool:
-    """Append the new values not yet present; True when anything was added."""
-    added = False
-    for value in new:
-        if value not in values:
-            values.append(value)
-            added = True
-    return added
-
-
-def remove_all(values: list[str], gone: Iterable[str]) -> bool:
-    """Remove every occurrence of the given values; True when anything was removed."""
-    gone_set = set(gone)
-    kept = [v for v in values if v not in gone_set]
-    removed = len(kept) != len(values)
-    values[:] = kept
-    return removed

@@ -1,0 +1,56 @@
+"""The one retry policy for optimistic writes.
+
+Every read-modify-write that may lose a race goes through `optimistic`: it reruns the whole
+attempt (reads included) up to ATTEMPTS times and, when attempts run out, raises a 409 that
+names what was contended. Nothing gives up silently.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from core.errors import ConcurrentModificationError, ConflictError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+ATTEMPTS = 4
+"""Tries per optimistic write; each rereads what it changes."""
+
+
+class ContendedError(ConflictError):
+    """An optimistic write lost its race ATTEMPTS times in a row (HTTP 409)."""
+
+
+def optimistic(attempt: Callable[[int], T], *, what: str, attempts: int = ATTEMPTS) -> T:
+    """Run `attempt(n)` (n = 0, 1, …) until it commits without losing a race.
+
+    `what` names the contended thing for the 409 when no store detail says more ("group
+    group-…"); the attempt number lets a first try start from a copy already held.
+    """
+    last: ConcurrentModificationError | None = None
+    for number in range(attempts):
+        try:
+            return attempt(number)
+        except ConcurrentModificationError as exc:
+            last = exc
+    contended = ", ".join(last.contended) if last is not None and last.contended else what
+    raise ContendedError(
+        f"{contended[:1].upper()}{contended[1:]} kept changing while this request ran "
+        f"({attempts} attempts); retry it."
+    ) from last
+
+
+def retry_on_conflict(what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Decorate a use-case that reads and writes from scratch on every call."""
+
+    def decorate(use_case: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(use_case)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            return optimistic(lambda _: use_case(*args, **kwargs), what=what)
+
+        return run
+
+    return decorate
