@@ -82,8 +82,14 @@ class Store(Protocol):
         first in the direction read (newest_first reads backwards from `before_seq`)."""
         ...
 
+    def get_child(self, tenant: str, kind: type[C], parent_id: str, seq: int) -> C | None:
+        """A child record by its key (parent and seq), strongly consistent: for reads that
+        must see the latest write (a pending approval, the last processed message)."""
+        ...
+
     def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
-        """A child record by its id alone (cursors name messages by id)."""
+        """A child record by its id alone. Eventually consistent (an index): for cursors
+        and other ids a client hands back, never for state a write just made."""
         ...
 
     def write(self, tenant: str, changes: Sequence[Change]) -> None: ...

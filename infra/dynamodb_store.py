@@ -192,6 +192,18 @@ class DynamoDBStore:
                 break
         return found
 
+    def get_child(self, tenant: str, kind: type[C], parent_id: str, seq: int) -> C | None:
+        answer = self._client.get_item(
+            TableName=self._table,
+            Key={
+                "PK": {"S": record_pk(tenant, kind.PARENT_KIND, parent_id)},
+                "SK": {"S": child_sk(kind.KIND, seq)},
+            },
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        return kind.model_validate_json(item["doc"]["S"]) if item else None
+
     def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
         answer = self._client.query(
             TableName=self._table,

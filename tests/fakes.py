@@ -81,6 +81,10 @@ class InMemoryStore:
         found.sort(key=lambda r: r.seq, reverse=newest_first)
         return found[:limit]
 
+    def get_child(self, tenant: str, kind: type[C], parent_id: str, seq: int) -> C | None:
+        found = self.children(tenant, kind, parent_id, limit=1, after_seq=seq - 1)
+        return found[0] if found and found[0].seq == seq else None
+
     def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
         return self.get(tenant, kind, child_id)
 
