@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from core.paging import PageRequest
 from core.records import ChildRecord, Record
@@ -110,3 +110,22 @@ class RunLauncher(Protocol):
     """
 
     def launch(self, tenant: str, run_id: str) -> None: ...
+
+
+class BackgroundRuns(Protocol):
+    """Starts agent work that outlives the request (a sleeptime agent's pass) as a Run.
+
+    `start_turn` saves the run, hands it to the launcher and returns its id at once; the
+    agent later takes one turn on `text` as a user message. RunService implements it.
+    """
+
+    def start_turn(
+        self,
+        tenant: str,
+        agent_id: str,
+        text: str,
+        *,
+        task: str,
+        group_id: str | None,
+        metadata: dict[str, Any],
+    ) -> str: ...

@@ -80,6 +80,8 @@ class GroupRecord(Record, Group):
     """Per member, the last transcript seq it has been given, so each sees things once."""
     owner_agent_id: str | None = None
     """Set on the group `enable_sleeptime` creates: it is deleted with that agent."""
+    last_processed_seq: int | None = None
+    """The transcript seq of `last_processed_message_id` (read by key, not by index)."""
     lease_id: str | None = None
     lease_expires_at: datetime | None = None
     """While a send holds the lease, other sends to the group are refused (409)."""

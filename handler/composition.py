@@ -8,18 +8,18 @@ from datetime import timedelta
 import boto3
 from botocore.config import Config
 
+from core.groups.engine import GroupEngine
 from core.llm import ModelClient
 from core.ports import Clock, Store
 from core.runtime.agent_loop import AgentLoop
-from core.runtime.group_engine import GroupEngine
 from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
 from core.services.blocks import BlockService
-from core.services.group_messages import GroupMessageService, MessageEdit
+from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
 from core.services.idempotency import Idempotency
+from core.services.message_edits import MessageEdit
 from core.services.runs import RunService
-from core.services.sleeptime import sleeptime, voice_sleeptime
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore, SerializedClient
 from infra.launchers import InProcessLauncher, SynchronousLauncher
@@ -70,9 +70,8 @@ def build_services(
     runs = RunService(store, clock, loop, launcher)
     launcher.bind(runs.execute)
     lease = timedelta(seconds=settings.group_lease_s)
-    group_messages = GroupMessageService(store, clock, GroupEngine(store, clock, loop, lease))
-    group_messages.register_pattern("sleeptime", sleeptime(runs))
-    group_messages.register_pattern("voice_sleeptime", voice_sleeptime(runs))
+    engine = GroupEngine(store, clock, loop, background=runs, lease=lease)
+    group_messages = GroupMessageService(store, clock, engine)
     return Services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -12,13 +11,7 @@ from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.inputs import input_records
-from core.runtime.rendering import (
-    RenderOptions,
-    hide_streamed,
-    partial_message,
-    render,
-    render_page,
-)
+from core.runtime.rendering import RenderOptions, render, render_page
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import (
     ApprovalCreate,
@@ -29,6 +22,7 @@ from core.schemas.messages import (
     MessageCreate,
 )
 from core.services.message_pages import page_of_children
+from core.services.streaming import ResponseStream
 
 
 def render_options(req: LettaRequest) -> RenderOptions:
@@ -82,30 +76,17 @@ class AgentMessageService:
             prelude = input_records(creates, req.override_model or agent.model, self._clock)
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
         rendering = render_options(req)
+        if emit is not None:
+            stream = ResponseStream(emit, rendering, self._clock)
 
-        streamed: dict[str, set[str]] = defaultdict(set)
+            def on_step(records: list[MessageRecord]) -> None:
+                stream.saved([r for r in records if r.id not in own_inputs])
 
-        def on_step(records: list[MessageRecord]) -> None:
-            fresh = [r for r in records if r.id not in own_inputs]
-            rendered = hide_streamed(render(fresh, rendering), streamed)
-            if emit is not None and rendered:
-                emit(rendered)
+            def on_delta(message_id: str, kind: str, text: str) -> None:
+                stream.piece(message_id, kind, text, name=agent.name, sender_id=agent.id)
 
-        def on_delta(message_id: str, kind: str, text: str) -> None:
-            streamed[message_id].add(kind)
-            if emit is not None:
-                piece = partial_message(
-                    message_id,
-                    kind,
-                    text,
-                    name=agent.name,
-                    sender_id=agent.id,
-                    date=self._clock.now(),
-                )
-                emit([piece])
-
-        wants_tokens = emit is not None and getattr(req, "stream_tokens", False)
-        options = replace(options, on_step=on_step, on_delta=on_delta if wants_tokens else None)
+            wants_tokens = getattr(req, "stream_tokens", False)
+            options = replace(options, on_step=on_step, on_delta=on_delta if wants_tokens else None)
         result = self._loop.run(tenant, agent_id, prelude, options)
         usage = RequestUsage()
         usage.by_agent[agent_id] = result.usage

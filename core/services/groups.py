@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core import ids
 from core.errors import BadRequestError, InvalidInputError
+from core.groups.registry import pattern_for
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -16,9 +17,6 @@ from core.services.links import join_group, leave_group, share_block, unshare_bl
 
 MAX_MEMBERS = 50
 """Keeps every membership change inside one atomic write (DynamoDB's 100-item limit)."""
-
-_MIN_BUFFER = 4
-_MANAGED_TYPES = ("supervisor", "dynamic", "sleeptime", "voice_sleeptime")
 
 
 @dataclass(frozen=True)
@@ -53,8 +51,6 @@ class GroupService:
             hidden=req.hidden,
             **manager,
         )
-        if record.manager_type in ("sleeptime", "voice_sleeptime"):
-            record.turns_counter = 0
         _check_shape(record)
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.add(record)
@@ -145,36 +141,15 @@ class GroupService:
 
 
 def _check_shape(record: GroupRecord) -> None:
-    """Rules a group must satisfy after create or modify (400 with the rule broken)."""
+    """Rules a group must satisfy after create or modify (400 with the rule broken): the
+    membership rules of every group, then its pattern's own."""
     duplicates = sorted({a for a in record.agent_ids if record.agent_ids.count(a) > 1})
     if duplicates:
         raise BadRequestError(f"Duplicate agent ids in agent_ids: {', '.join(duplicates)}")
     if len(record.agent_ids) > MAX_MEMBERS:
         raise BadRequestError(f"A group has at most {MAX_MEMBERS} members.")
-    if record.manager_type in _MANAGED_TYPES and record.manager_agent_id is None:
-        raise BadRequestError(f"A {record.manager_type} group needs a manager_agent_id.")
     if record.manager_agent_id is not None and record.manager_agent_id in record.agent_ids:
         raise BadRequestError(
             f"The manager {record.manager_agent_id} cannot also be a member of the group."
         )
-    if record.manager_type == "voice_sleeptime":
-        _check_buffer(record.max_message_buffer_length, record.min_message_buffer_length)
-
-
-def _check_buffer(max_length: int | None, min_length: int | None) -> None:
-    if max_length is None and min_length is None:
-        return
-    if max_length is None or min_length is None:
-        raise BadRequestError(
-            "max_message_buffer_length and min_message_buffer_length must be given together."
-        )
-    if max_length <= _MIN_BUFFER or min_length <= _MIN_BUFFER:
-        raise BadRequestError(
-            f"Both message buffer lengths must be greater than {_MIN_BUFFER} "
-            f"(got max={max_length}, min={min_length})."
-        )
-    if max_length <= min_length:
-        raise BadRequestError(
-            "max_message_buffer_length must be greater than min_message_buffer_length "
-            f"(got max={max_length}, min={min_length})."
-        )
+    pattern_for(record.manager_type).configure(record)

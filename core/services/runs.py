@@ -143,6 +143,20 @@ class RunService:
         self.start(tenant, run)
         return run
 
+    def start_turn(
+        self,
+        tenant: str,
+        agent_id: str,
+        text: str,
+        *,
+        task: str,
+        group_id: str | None,
+        metadata: dict[str, Any],
+    ) -> str:
+        """core.ports.BackgroundRuns: one agent turn on `text`, in the background."""
+        job = {"kind": AGENT_TURN, "input": text, "group_id": group_id, "task": task}
+        return self.submit(tenant, agent_id, job, metadata).id
+
     # -- reading and deleting ------------------------------------------------------------
 
     def get_record(self, tenant: str, run_id: str) -> RunRecord:
@@ -269,7 +283,8 @@ class RunService:
             max_steps=int(job.get("max_steps", 50)),
             run_id=run.id,
             group_id=group_id,
-            metadata=dict(job.get("model_metadata") or {}),
+            # TODO(#7): TurnOptions.task once the loop takes a typed task.
+            metadata={"role": "sleeptime"} if job.get("task") == "remember" else {},
         )
         return self._loop.run(tenant, run.agent_id, [message], options)
 

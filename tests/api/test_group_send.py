@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.groups.dynamic import match_member
 from core.llm import ChatRequest, ChatResponse, ModelClient, Usage
-from core.runtime.managers import match_member
 from handler.app import create_app
 from handler.composition import Services, build_services
 from infra.launchers import InProcessLauncher

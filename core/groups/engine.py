@@ -1,0 +1,336 @@
+"""The group-send engine: the lease, and the verbs every pattern is composed of.
+
+A send holds the group's lease (a second concurrent send gets 409) from `open` to `close`.
+Patterns never write the group or the transcript themselves: they call verbs. Each verb
+that writes does so in one atomic write under the lease, and each speaker turn reads only
+the transcript entries it has not been given yet (a bounded read, whatever the length of
+the history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from core import ids
+from core.errors import ConflictError, SendInterruptedError
+from core.groups.send import Delta, GroupSend, Show, Turn
+from core.groups.transcript import relay, to_transcript
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
+from core.ports import BackgroundRuns, Clock, Store
+from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.runtime.agent_loop import AgentLoop, TurnOptions
+from core.runtime.turn import TurnTool
+from core.schemas.messages import LettaRequest
+
+DEFAULT_LEASE = timedelta(seconds=180)
+"""How long a send holds the group between two of its writes; every write renews it. Keep
+it above the function's timeout, so a send that was killed frees the group soon after,
+while a live one never loses it."""
+
+RELAY_LIMIT = 100
+"""At most this many unseen transcript entries are handed to a speaker at once."""
+
+
+class GroupEngine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        loop: AgentLoop,
+        background: BackgroundRuns | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.loop = loop
+        self._background = background
+        self._lease = lease
+
+    # -- the lease -----------------------------------------------------------------------
+
+    def open(
+        self,
+        tenant: str,
+        group: GroupRecord,
+        request: LettaRequest,
+        names: dict[str, str],
+        *,
+        emit: Show | None = None,
+        on_delta: Delta | None = None,
+    ) -> GroupSend:
+        """Take the group's lease (409 while another send holds it). The first try starts
+        from `group`, the copy the request just read; a lost race reads it again."""
+        lease_id = ids.new_id("lease")
+
+        def take(attempt: int) -> GroupRecord:
+            uow = UnitOfWork(self.store, tenant, self.clock)
+            if attempt == 0:
+                current = uow.track(GroupRecord, group.model_copy(deep=True))
+            else:
+                current = uow.load(GroupRecord, group.id)
+            now = self.clock.now()
+            if current.lease_id and current.lease_expires_at and current.lease_expires_at > now:
+                raise ConflictError(
+                    f"Group {group.id} is busy with another send; retry once it has finished."
+                )
+            current.lease_id, current.lease_expires_at = lease_id, now + self._lease
+            uow.touch(current)
+            uow.commit()
+            return current
+
+        held = optimistic(take, what=f"group {group.id}")
+        return GroupSend(tenant, held, lease_id, request, names, emit=emit, on_delta=on_delta)
+
+    def close(self, send: GroupSend) -> None:
+        """Give the lease back (if this send still holds it)."""
+
+        def clear(group: GroupRecord) -> None:
+            if group.lease_id == send.lease_id:
+                group.lease_id = None
+                group.lease_expires_at = None
+
+        self._write(send, clear, under_lease=False)
+
+    # -- turns ---------------------------------------------------------------------------
+
+    def take_turn(
+        self, send: GroupSend, agent_id: str, *, tools: tuple[TurnTool, ...] = ()
+    ) -> Turn:
+        """The common turn: the agent catches up on what it has not seen, answers in view
+        of the caller, and its messages join the transcript."""
+        inputs, reached = self._catch_up(send, agent_id)
+        turn = self._run(send, agent_id, inputs, reached, visible=True, tools=tools)
+        self._tally(send, turn)
+        self.publish(send, turn)
+        return turn
+
+    def continue_turn(self, send: GroupSend, agent_id: str, inputs: list[MessageRecord]) -> Turn:
+        """An agent goes on from where it paused, on `inputs` (an approval decision), in
+        view and into the transcript, without catching up on anything else."""
+        turn = self._run(send, agent_id, inputs, None, visible=True)
+        self._tally(send, turn)
+        self.publish(send, turn)
+        return turn
+
+    def ask(
+        self,
+        send: GroupSend,
+        agent_id: str,
+        prompt: MessageRecord,
+        *,
+        task: str = "respond",
+        choices: tuple[str, ...] = (),
+    ) -> Turn:
+        """A question to one agent, answered in view but kept out of the transcript (a
+        manager choosing the next speaker)."""
+        turn = self._run(send, agent_id, [prompt], None, visible=True, task=task, choices=choices)
+        self._tally(send, turn)
+        return turn
+
+    def work_in_parallel(
+        self, send: GroupSend, agent_ids: Sequence[str], brief: MessageRecord
+    ) -> list[Turn | Exception]:
+        """Each agent catches up and works on `brief` out of view, all at once; results in
+        the order given, one agent's failure being its entry. Nothing is published: the
+        caller publishes the turns it keeps."""
+
+        def work(agent_id: str) -> Turn | Exception:
+            try:
+                inputs, reached = self._catch_up(send, agent_id)
+                inputs.append(brief.model_copy(update={"id": ids.new_id(ids.MESSAGE)}))
+                return self._run(send, agent_id, inputs, reached, visible=False)
+            except Exception as error:  # noqa: BLE001 - one worker's failure is its entry
+                return error
+
+        with ThreadPoolExecutor(max_workers=max(1, len(agent_ids))) as pool:
+            results = list(pool.map(work, agent_ids))
+        for result in results:
+            if isinstance(result, Turn):
+                self._tally(send, result)
+        return results
+
+    # -- the transcript and the group ----------------------------------------------------
+
+    def publish(self, send: GroupSend, turn: Turn) -> None:
+        """A finished turn joins the transcript, with what its speaker was given, in one
+        write."""
+        self.append(send, turn.own, seen=(turn.agent_id, turn.reached))
+
+    def append(
+        self,
+        send: GroupSend,
+        records: list[MessageRecord],
+        *,
+        seen: tuple[str, int | None] | None = None,
+    ) -> list[TranscriptRecord]:
+        """Append records to the transcript (and note what an agent was given) in one
+        write; returns the saved copies."""
+        if not records and (seen is None or seen[1] is None):
+            return []
+        saved: list[TranscriptRecord] = []
+
+        def add(group: GroupRecord) -> None:
+            saved[:] = to_transcript(records, group.id, group.next_transcript_seq)
+            group.next_transcript_seq += len(records)
+            if seen is not None and seen[1] is not None:
+                agent_id, seq = seen
+                group.seen[agent_id] = max(group.seen.get(agent_id, 0), seq)
+
+        self._write(send, add, under_lease=True, new=lambda: saved)
+        return saved
+
+    def mark_seen(self, send: GroupSend, agent_id: str) -> None:
+        """The agent has been given everything in the transcript so far."""
+        self.append(send, [], seen=(agent_id, send.group.next_transcript_seq - 1))
+
+    def update_group(self, send: GroupSend, change: Callable[[GroupRecord], Any]) -> GroupRecord:
+        """Change the group's own fields (a pattern's counters) in one write under the lease."""
+        self._write(send, change, under_lease=True)
+        return send.group
+
+    def transcript_since(
+        self, send: GroupSend, after_seq: int, limit: int
+    ) -> list[TranscriptRecord]:
+        """Up to `limit` of the newest transcript entries after `after_seq`, oldest first
+        (never before the last reset)."""
+        newest = self.store.children(
+            send.tenant,
+            TranscriptRecord,
+            send.group.id,
+            limit=limit,
+            after_seq=max(after_seq, send.group.transcript_start_seq - 1),
+            newest_first=True,
+        )
+        return list(reversed(newest))
+
+    # -- background work and notes -------------------------------------------------------
+
+    def start_background(
+        self, send: GroupSend, agent_id: str, text: str, *, task: str = "respond"
+    ) -> None:
+        """Start the agent on `text` as a background Run, listed in the send's usage."""
+        if self._background is None:
+            raise RuntimeError("This engine was built without a way to start background runs.")
+        run_id = self._background.start_turn(
+            send.tenant,
+            agent_id,
+            text,
+            task=task,
+            group_id=send.group.id,
+            metadata={"group_id": send.group.id, "manager_type": send.group.manager_type},
+        )
+        send.start_run(run_id)
+
+    def note(
+        self, send: GroupSend, text: str, *, sender_id: str | None = None, name: str | None = None
+    ) -> MessageRecord:
+        """An input message from someone other than the user (a manager, the pattern)."""
+        return MessageRecord(
+            id=ids.new_id(ids.MESSAGE),
+            created_at=self.clock.now(),
+            parent_id="",
+            seq=0,
+            role="user",
+            text=text,
+            name=name or (send.names.get(sender_id) if sender_id else None),
+            sender_id=sender_id,
+            group_id=send.group.id,
+        )
+
+    def agent(self, send: GroupSend, agent_id: str) -> AgentRecord | None:
+        """The agent as stored now (a pattern's rule may depend on its state)."""
+        return self.store.get(send.tenant, AgentRecord, agent_id)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _catch_up(self, send: GroupSend, agent_id: str) -> tuple[list[MessageRecord], int]:
+        """What the agent has not been given yet, relayed as its inputs, and the seq that
+        reaches. `send.group` is current: this send made every write since it read it."""
+        group = send.group
+        given = max(group.seen.get(agent_id, 0), group.transcript_start_seq - 1)
+        entries = self.transcript_since(send, given, RELAY_LIMIT)
+        return relay(entries, agent_id, self.clock), entries[-1].seq if entries else given
+
+    def _run(
+        self,
+        send: GroupSend,
+        agent_id: str,
+        inputs: list[MessageRecord],
+        reached: int | None,
+        *,
+        visible: bool,
+        tools: tuple[TurnTool, ...] = (),
+        task: str = "respond",
+        choices: tuple[str, ...] = (),
+    ) -> Turn:
+        input_ids = {r.id for r in inputs}
+
+        def on_step(records: list[MessageRecord]) -> None:
+            send.show([r for r in records if r.id not in input_ids])
+
+        delta = send.on_delta if visible else None
+        options = TurnOptions(
+            max_steps=send.request.max_steps,
+            enable_thinking=send.request.thinking_enabled,
+            override_model=send.request.override_model,
+            group_id=send.group.id,
+            extra_tools=tuple(t.spec for t in tools),
+            broadcast=_lent(tools),
+            metadata={"role": "dynamic_manager", "candidates": list(choices)}
+            if task == "choose"
+            else {},
+            on_step=on_step if visible else None,
+            on_delta=(lambda m, k, t: delta(agent_id, m, k, t)) if delta is not None else None,
+        )
+        result = self.loop.run(send.tenant, agent_id, inputs, options)
+        own = [r for r in result.messages if r.id not in input_ids]
+        return Turn(agent_id, result, own, reached)
+
+    @staticmethod
+    def _tally(send: GroupSend, turn: Turn) -> None:
+        send.usage.tally(turn.agent_id, turn.result.agent.name).merge(turn.result.usage)
+
+    def _write(
+        self,
+        send: GroupSend,
+        change: Callable[[GroupRecord], Any],
+        *,
+        under_lease: bool,
+        new: Callable[[], list[TranscriptRecord]] | None = None,
+    ) -> None:
+        """One atomic write of the group (and the records `new` returns after `change`).
+        The first try starts from the copy this send holds, saving a read."""
+
+        def write(attempt: int) -> GroupRecord:
+            uow = UnitOfWork(self.store, send.tenant, self.clock)
+            if attempt == 0:
+                group = uow.track(GroupRecord, send.group.model_copy(deep=True))
+            else:
+                group = uow.load(GroupRecord, send.group.id)
+            if under_lease:
+                if group.lease_id != send.lease_id:
+                    raise SendInterruptedError(
+                        f"Group {group.id} was taken over by another send while this one "
+                        "ran; what was produced so far is in the transcript."
+                    )
+                group.lease_expires_at = self.clock.now() + self._lease
+            change(group)
+            for record in new() if new else []:
+                uow.add(record)
+            uow.touch(group)
+            uow.commit()
+            return group
+
+        send.group = optimistic(write, what=f"group {send.group.id}")
+
+
+def _lent(tools: tuple[TurnTool, ...]) -> Callable[[str], str] | None:
+    """Interim bridge to the loop's single lent tool (TODO: pass TurnTools through)."""
+    if not tools:
+        return None
+    tool = tools[0]
+    return lambda message: tool.run({"message": message})

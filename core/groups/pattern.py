@@ -1,0 +1,36 @@
+"""The one interface every group pattern implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from core.errors import BadRequestError
+from core.groups.engine import GroupEngine
+from core.groups.send import GroupSend
+from core.records import GroupRecord
+
+
+class GroupPattern(ABC):
+    """A manager type: the rules its groups keep and how a send goes through them.
+
+    `configure` runs on create and modify, `check_send` before a send takes the lease, and
+    `run` takes the send through the engine's verbs, leaving the stop reason on the send.
+    """
+
+    manager_type: ClassVar[str]
+    needs_manager: ClassVar[bool] = False
+
+    def configure(self, group: GroupRecord) -> None:
+        """Refuse a config this pattern cannot run (400) and fill its own defaults."""
+        if self.needs_manager and group.manager_agent_id is None:
+            raise BadRequestError(f"A {self.manager_type} group needs a manager_agent_id.")
+
+    def check_send(self, group: GroupRecord) -> None:
+        """Refuse a send this group cannot take (400); members must speak by default."""
+        if not group.agent_ids:
+            raise BadRequestError("Empty group")
+
+    @abstractmethod
+    def run(self, engine: GroupEngine, send: GroupSend) -> None:
+        """Take the send through its speakers; set `send.stop_reason`."""

@@ -1,0 +1,62 @@
+"""The state of one group send, and what one agent's turn in it produced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.records import GroupRecord, MessageRecord
+from core.runtime.agent_loop import TurnResult
+from core.runtime.usage import RequestUsage
+from core.schemas.messages import LettaRequest
+
+Show = Callable[[list[MessageRecord]], None]
+Delta = Callable[[str, str, str, str], None]
+"""`delta(agent_id, message_id, kind, text)`: a piece of a reply while it is produced."""
+
+
+@dataclass
+class GroupSend:
+    """One send: the group as this send last wrote it, who spoke, what they produced and
+    the usage so far. Patterns set `stop_reason`; the engine keeps `group` current."""
+
+    tenant: str
+    group: GroupRecord
+    lease_id: str
+    request: LettaRequest
+    names: dict[str, str]
+    usage: RequestUsage = field(default_factory=lambda: RequestUsage(run_ids=[]))
+    produced: list[MessageRecord] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+    emit: Show | None = None
+    on_delta: Delta | None = None
+
+    def show(self, records: list[MessageRecord]) -> None:
+        """Add records to the response (and the stream) in the order they happened."""
+        self.produced.extend(records)
+        if self.emit is not None and records:
+            self.emit(records)
+
+    def start_run(self, run_id: str) -> None:
+        """List a background run this send started in `usage.run_ids`."""
+        self.usage.run_ids = [*(self.usage.run_ids or []), run_id]
+
+
+@dataclass
+class Turn:
+    """One agent's turn: the loop's result and what the agent itself produced."""
+
+    agent_id: str
+    result: TurnResult
+    own: list[MessageRecord]
+    """What the speaker produced (its inputs excluded)."""
+    reached: int | None
+    """The transcript seq the speaker was given everything up to (None: not caught up)."""
+
+    @property
+    def stop_reason(self) -> str:
+        return self.result.stop_reason
+
+    @property
+    def ended_normally(self) -> bool:
+        return self.result.stop_reason == "end_turn"

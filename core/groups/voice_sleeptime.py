@@ -1,0 +1,101 @@
+"""voice_sleeptime: the main agent (the manager) answers; when its in-context messages pass
+`max_message_buffer_length`, the oldest down to `min_message_buffer_length` leave its
+context and go to the sleeptime agents as a background Run."""
+
+from __future__ import annotations
+
+from core.errors import BadRequestError
+from core.groups.engine import GroupEngine
+from core.groups.pattern import GroupPattern
+from core.groups.send import GroupSend
+from core.groups.transcript import as_lines
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
+from core.records import AgentRecord, GroupRecord, MessageRecord
+
+DEFAULT_MAX_BUFFER = 30
+DEFAULT_MIN_BUFFER = 15
+LOWEST_BUFFER = 4
+"""Both bounds must be above this (Letta's rule)."""
+
+EVICTION_PROMPT = (
+    "These messages are leaving the voice agent's context. Store what matters from them in "
+    "the memory blocks you share with it, then stop.\n\n{lines}"
+)
+
+
+class VoiceSleeptime(GroupPattern):
+    manager_type = "voice_sleeptime"
+    needs_manager = True
+
+    def configure(self, group: GroupRecord) -> None:
+        super().configure(group)
+        check_buffer(group.max_message_buffer_length, group.min_message_buffer_length)
+        if group.turns_counter is None:
+            group.turns_counter = 0
+
+    def check_send(self, group: GroupRecord) -> None:
+        if group.manager_agent_id is None:
+            raise BadRequestError("Empty group")
+
+    def run(self, engine: GroupEngine, send: GroupSend) -> None:
+        main = send.group.manager_agent_id or ""
+        turn = engine.take_turn(send, main)
+        send.stop_reason = turn.stop_reason
+        group = send.group
+        max_len = group.max_message_buffer_length or DEFAULT_MAX_BUFFER
+        min_len = group.min_message_buffer_length or DEFAULT_MIN_BUFFER
+        evicted = _evict(engine, send.tenant, main, max_len, min_len)
+        if not evicted or not group.agent_ids:
+            return
+        text = EVICTION_PROMPT.format(lines=as_lines(evicted))
+        for member in group.agent_ids:
+            engine.start_background(send, member, text, task="remember")
+
+
+def check_buffer(max_length: int | None, min_length: int | None) -> None:
+    """Both bounds or neither; both above LOWEST_BUFFER; max above min (400 naming the rule)."""
+    if max_length is None and min_length is None:
+        return
+    if max_length is None or min_length is None:
+        raise BadRequestError(
+            "max_message_buffer_length and min_message_buffer_length must be given together."
+        )
+    if max_length <= LOWEST_BUFFER or min_length <= LOWEST_BUFFER:
+        raise BadRequestError(
+            f"Both message buffer lengths must be greater than {LOWEST_BUFFER} "
+            f"(got max={max_length}, min={min_length})."
+        )
+    if max_length <= min_length:
+        raise BadRequestError(
+            "max_message_buffer_length must be greater than min_message_buffer_length "
+            f"(got max={max_length}, min={min_length})."
+        )
+
+
+def _evict(
+    engine: GroupEngine, tenant: str, agent_id: str, max_len: int, min_len: int
+) -> list[MessageRecord]:
+    """When the agent's in-context messages exceed `max_len`, move its context start so
+    `min_len` remain; returns the messages that left."""
+
+    def move(_: int) -> list[MessageRecord]:
+        uow = UnitOfWork(engine.store, tenant, engine.clock)
+        agent = uow.load(AgentRecord, agent_id)
+        if agent.next_message_seq - agent.context_start_seq <= max_len:
+            return []
+        new_start = agent.next_message_seq - min_len
+        evicted = engine.store.children(
+            tenant,
+            MessageRecord,
+            agent_id,
+            limit=new_start - agent.context_start_seq,
+            after_seq=agent.context_start_seq - 1,
+            before_seq=new_start,
+        )
+        agent.context_start_seq = new_start
+        uow.touch(agent)
+        uow.commit()
+        return evicted
+
+    return optimistic(move, what=f"agent {agent_id}")

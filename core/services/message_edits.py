@@ -1,0 +1,92 @@
+"""PATCH /v1/groups/{group_id}/messages/{message_id}: edit a transcript entry and the
+speaker's own copy together, so the group and the agent keep agreeing."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from core.errors import BadRequestError, InvalidInputError, NotFoundError
+from core.persistence.retry import retry_on_conflict
+from core.persistence.unit_of_work import UnitOfWork
+from core.ports import Clock, Store
+from core.records import ChildRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.runtime.rendering import RenderOptions, render
+from core.schemas.messages import LettaMessageBase
+
+C = TypeVar("C", bound=ChildRecord)
+
+
+def _edit(record: MessageRecord, message_type: str, text: str) -> None:
+    """Apply an edit of one rendered message type to the stored message."""
+    allowed = {
+        "user_message": "user",
+        "system_message": "system",
+        "assistant_message": "assistant",
+        "reasoning_message": "assistant",
+    }
+    if allowed.get(message_type) != record.role:
+        raise BadRequestError(
+            f"Message {record.id} is a {record.role} message; it has no {message_type} to edit."
+        )
+    if message_type == "reasoning_message":
+        if not record.reasoning or not record.reasoning.get("text"):
+            raise BadRequestError(f"Message {record.id} has no reasoning to edit.")
+        record.reasoning = {**record.reasoning, "text": text, "signature": None}
+        return
+    if message_type == "assistant_message" and not record.text:
+        for call in record.tool_calls:
+            if call["name"] == "send_message":
+                call["arguments"] = json.dumps({"message": text})
+                return
+        raise BadRequestError(f"Message {record.id} has no assistant text to edit.")
+    record.text = text
+    record.content = None
+
+
+class MessageEdit:
+    """PATCH /v1/groups/{group_id}/messages/{message_id}: edit the transcript entry and the
+    speaker's own copy together, so the group and the agent keep agreeing."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    @retry_on_conflict("the message")
+    def apply(
+        self,
+        tenant: str,
+        group_id: str,
+        message_id: str,
+        message_type: str | None,
+        text: str | None,
+    ) -> LettaMessageBase:
+        group = self._store.get(tenant, GroupRecord, group_id)
+        if group is None:
+            raise NotFoundError(f"Group not found: {group_id}")
+        entry = self._current(tenant, TranscriptRecord, message_id)
+        if entry is None or entry.parent_id != group_id or entry.seq < group.transcript_start_seq:
+            raise NotFoundError(f"Message not found in group {group_id}: {message_id}")
+        if text is None:
+            raise InvalidInputError("Give the new text as `content` (or `reasoning`).")
+        message_type = message_type or f"{entry.role}_message"
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        entry = uow.track(TranscriptRecord, entry)
+        _edit(entry, message_type, text)
+        uow.touch(entry)
+        own = self._current(tenant, MessageRecord, message_id)
+        if own is not None:
+            own = uow.track(MessageRecord, own)
+            _edit(own, message_type, text)
+            uow.touch(own)
+        uow.commit()
+        rendered = [m for m in render([entry], RenderOptions()) if m.message_type == message_type]
+        return rendered[0]
+
+    def _current(self, tenant: str, kind: type[C], message_id: str) -> C | None:
+        """The message as stored now: the id index says where it is (eventually
+        consistent), the key read gets its latest version (the edit checks it)."""
+        found = self._store.find_child(tenant, kind, message_id)
+        if found is None:
+            return None
+        return self._store.get_child(tenant, kind, found.parent_id, found.seq)
