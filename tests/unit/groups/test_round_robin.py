@@ -1,0 +1,106 @@
+"""round_robin on scripted models: order, what each member is shown, transcript, usage,
+and members that misbehave."""
+
+from __future__ import annotations
+
+from core.llm import ModelServerError
+from tests.unit.groups.conftest import (
+    Groups,
+    call,
+    check_usage_sums,
+    kinds,
+    reply,
+    speakers,
+)
+
+
+def _trio(env: Groups, **manager: object) -> tuple[list[str], str]:
+    members = [env.agent(name) for name in ("ann", "bob", "cid")]
+    return members, env.group(members, **manager)
+
+
+def test_members_speak_in_order_and_each_sees_only_what_it_has_not_seen(env: Groups) -> None:
+    members, group = _trio(env)
+    env.model.script("ann", reply("ann: plan A", thought="ann thinks privately"))
+    env.model.script("bob", reply("bob: agree"))
+    env.model.script("cid", reply("cid: ship it"))
+
+    response = env.send(group, "what now?")
+
+    assert speakers(response) == ["ann", "ann", "bob", "cid"]
+    assert kinds(response) == [
+        "reasoning_message",
+        "assistant_message",
+        "assistant_message",
+        "assistant_message",
+    ]
+    assert response.stop_reason.stop_reason == "end_turn"
+    assert env.model.order == ["ann", "bob", "cid"]
+    assert env.seen_by("ann") == [("user", None, "what now?")]
+    # bob gets the input and ann's reply, with her name; never her reasoning.
+    assert env.seen_by("bob") == [("user", None, "what now?"), ("user", "ann", "ann: plan A")]
+    assert all("privately" not in text for _, _, text in env.seen_by("cid"))
+    assert [n for _, n, _ in env.seen_by("cid")] == [None, "ann", "bob"]
+    assert response.usage.step_count == 3
+    assert [a.name for a in response.usage.by_agent or []] == ["ann", "bob", "cid"]
+    check_usage_sums(response)
+    transcript = env.transcript(group)
+    assert [(t.role, t.name) for t in transcript] == [
+        ("user", None),
+        ("assistant", "ann"),
+        ("assistant", "bob"),
+        ("assistant", "cid"),
+    ]
+    # Each reply in the transcript is the speaker's own message, under the same id.
+    own = {m.id for m in env.history(members[1]) if m.role == "assistant"}
+    assert transcript[2].id in own
+
+
+def test_second_send_relays_only_the_replies_a_member_missed(env: Groups) -> None:
+    _, group = _trio(env)
+    for name in ("ann", "bob", "cid"):
+        env.model.script(name, reply(f"{name} one"), reply(f"{name} two"))
+    env.send(group, "first")
+    env.send(group, "second")
+    # ann already had the first input and her own reply; she gets bob's, cid's and the
+    # new input, in order.
+    assert env.seen_by("ann", 1)[-3:] == [
+        ("user", "bob", "bob one"),
+        ("user", "cid", "cid one"),
+        ("user", None, "second"),
+    ]
+    assert [t for _, _, t in env.seen_by("ann", 1)].count("first") == 1
+
+
+def test_max_turns_wraps_around_the_members(env: Groups) -> None:
+    _, group = _trio(env, max_turns=4)
+    env.model.script("ann", reply("a1"), reply("a2"))
+    env.model.script("bob", reply("b1"))
+    env.model.script("cid", reply("c1"))
+    response = env.send(group)
+    assert env.model.order == ["ann", "bob", "cid", "ann"]
+    assert [getattr(m, "content", None) for m in response.messages] == ["a1", "b1", "c1", "a2"]
+    assert env.seen_by("ann", 1)[-2:] == [("user", "bob", "b1"), ("user", "cid", "c1")]
+
+
+def test_a_failing_member_stops_the_send_and_keeps_what_came_before(env: Groups) -> None:
+    _, group = _trio(env)
+    env.model.script("ann", reply("ann fine"))
+    env.model.script("bob", ModelServerError("upstream down", status=503))
+    response = env.send(group)
+    assert response.stop_reason.stop_reason == "llm_api_error"
+    assert env.model.order == ["ann", "bob"]  # cid never runs
+    assert speakers(response) == ["ann", "bob"]
+    assert response.messages[-1].is_err is True  # type: ignore[attr-defined]
+    # The failed step is not relayed as speech: the transcript holds input, ann, bob's error.
+    assert [t.name for t in env.transcript(group)] == [None, "ann", "bob"]
+
+
+def test_a_member_that_never_stops_ends_the_send_with_max_steps(env: Groups) -> None:
+    _, group = _trio(env)
+    env.model.script("ann", *[call("conversation_search", '{"query": "x"}')] * 3)
+    response = env.send(group, max_steps=3)
+    assert response.stop_reason.stop_reason == "max_steps"
+    assert env.model.order == ["ann"] * 3
+    assert response.usage.step_count == 3
+    check_usage_sums(response)
