@@ -7,7 +7,8 @@ from core.errors import InvalidInputError, PayloadTooLargeError
 from core.model_handles import PROVIDERS, parse_handle
 from core.ports import Clock
 from core.records import MessageRecord
-from core.schemas.messages import ImageContent, MessageCreate, TextContent
+from core.schemas.content import ImageContent, TextContent
+from core.schemas.messages import MessageCreate
 
 MAX_MESSAGE_BYTES = 300_000
 """A stored message must fit one DynamoDB item (400 KB) with room for its keys."""

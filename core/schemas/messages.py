@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Discriminator, Field, Tag, field_serializer, model_validator
 
 from core.schemas.agents import StopReasonType
+from core.schemas.content import ContentPart, TextContent, UserContentPart
 
 MessageType = Literal[
     "system_message",
@@ -22,99 +23,6 @@ MessageType = Literal[
     "approval_response_message",
 ]
 
-# -- content parts ----------------------------------------------------------------------
-
-
-class TextContent(BaseModel):
-    type: Literal["text"] = "text"
-    text: str
-    signature: str | None = None
-
-
-class UrlImage(BaseModel):
-    type: Literal["url"] = "url"
-    url: str
-
-
-class Base64Image(BaseModel):
-    type: Literal["base64"] = "base64"
-    data: str
-    media_type: str
-    detail: str | None = None
-
-
-class LettaImage(BaseModel):
-    type: Literal["letta"] = "letta"
-    file_id: str
-    data: str | None = None
-    media_type: str | None = None
-    detail: str | None = None
-
-
-ImageSource = Annotated[UrlImage | Base64Image | LettaImage, Field(discriminator="type")]
-
-
-class ImageContent(BaseModel):
-    type: Literal["image"] = "image"
-    source: ImageSource
-
-
-class ToolCallContent(BaseModel):
-    type: Literal["tool_call"] = "tool_call"
-    id: str
-    name: str
-    input: dict[str, Any]
-    signature: str | None = None
-
-
-class ToolReturnContent(BaseModel):
-    type: Literal["tool_return"] = "tool_return"
-    tool_call_id: str
-    content: str
-    is_error: bool
-
-
-class ReasoningContent(BaseModel):
-    type: Literal["reasoning"] = "reasoning"
-    is_native: bool
-    reasoning: str
-    signature: str | None = None
-
-
-class RedactedReasoningContent(BaseModel):
-    type: Literal["redacted_reasoning"] = "redacted_reasoning"
-    data: str
-
-
-class OmittedReasoningContent(BaseModel):
-    type: Literal["omitted_reasoning"] = "omitted_reasoning"
-    signature: str | None = None
-
-
-class SummarizedReasoningPart(BaseModel):
-    index: int
-    text: str
-
-
-class SummarizedReasoningContent(BaseModel):
-    type: Literal["summarized_reasoning"] = "summarized_reasoning"
-    id: str
-    summary: list[SummarizedReasoningPart]
-    encrypted_content: str | None = None
-
-
-ContentPart = Annotated[
-    TextContent
-    | ImageContent
-    | ToolCallContent
-    | ToolReturnContent
-    | ReasoningContent
-    | RedactedReasoningContent
-    | OmittedReasoningContent
-    | SummarizedReasoningContent,
-    Field(discriminator="type"),
-]
-UserContentPart = Annotated[TextContent | ImageContent, Field(discriminator="type")]
 
 # -- request bodies ---------------------------------------------------------------------
 

@@ -9,13 +9,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from core.paging import PageRequest
+from core.schemas.content import TextContent
 from core.schemas.messages import (
     LettaMessage,
     LettaMessageBase,
     LettaRequest,
     LettaResponse,
     LettaStreamingRequest,
-    TextContent,
 )
 from core.services.idempotency import key_for
 from handler.deps import (
