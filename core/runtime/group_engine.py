@@ -16,12 +16,12 @@ from typing import Any
 
 from core import ids
 from core.errors import ConflictError, SendInterruptedError
-from core.llm import ToolSpec
+from core.llm import ModelTask
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import GroupRecord, MessageRecord, TranscriptRecord
-from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult
+from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult, TurnTool
 from core.runtime.transcript import relay, to_transcript
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import LettaRequest
@@ -222,9 +222,9 @@ class GroupEngine:
         relay_transcript: bool = True,
         to_transcript_now: bool = True,
         visible: bool = True,
-        extra_tools: tuple[ToolSpec, ...] = (),
-        broadcast: Callable[[str], str] | None = None,
-        metadata: dict[str, Any] | None = None,
+        extra_tools: tuple[TurnTool, ...] = (),
+        task: ModelTask = "respond",
+        choices: tuple[str, ...] = (),
     ) -> Turn:
         """One agent's turn: it is given what it has not seen, runs, and (by default) its
         messages join the transcript and the response."""
@@ -250,8 +250,8 @@ class GroupEngine:
                 override_model=send.request.override_model,
                 group_id=send.group.id,
                 extra_tools=extra_tools,
-                broadcast=broadcast,
-                metadata=metadata or {},
+                task=task,
+                choices=choices,
                 on_step=on_step,
                 on_delta=self._delta_listener(send, agent_id) if visible else None,
             ),

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from core import ids
 from core.records import MessageRecord, TranscriptRecord
 from core.runtime.group_engine import GroupEngine, GroupSend, Turn
-from core.runtime.tools import BROADCAST, tool_specs
+from core.runtime.tools import tool_specs
 from core.runtime.transcript import as_lines, public_text
+from core.runtime.turn import TurnTool
 from core.schemas.groups import DEFAULT_TERMINATION_TOKEN
 
 Manager = Callable[[GroupEngine, GroupSend, str], None]
@@ -83,9 +84,9 @@ def supervisor(engine: GroupEngine, send: GroupSend, lease: str) -> None:
             entries.append(entry)
         return json.dumps(entries)
 
-    turn = engine.speak(
-        send, lease, manager, extra_tools=tuple(tool_specs([BROADCAST])), broadcast=broadcast
-    )
+    [spec] = tool_specs(["send_message_to_all_agents_in_group"])
+    lent = TurnTool(spec, lambda args: broadcast(str(args["message"])))
+    turn = engine.speak(send, lease, manager, extra_tools=(lent,))
     send.stop_reason = turn.stop_reason
     # The workers' replies reached the supervisor through its tool result: do not relay
     # them to it again next time.
@@ -148,7 +149,8 @@ def _choose(
             extra=[_note(engine, send, None, prompt, name="system")],
             relay_transcript=False,
             to_transcript_now=False,
-            metadata={"role": "dynamic_manager", "candidates": names},
+            task="choose",
+            choices=tuple(names),
         )
         send.usage.tally(manager, turn.result.agent.name).merge(turn.result.usage)
         if turn.stop_reason != "end_turn":

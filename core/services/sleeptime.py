@@ -109,7 +109,7 @@ def _start_runs(runs: RunService, send: GroupSend, text: str, manager_type: str)
                 "kind": AGENT_TURN,
                 "input": text,
                 "group_id": group.id,
-                "model_metadata": {"role": "sleeptime"},
+                "task": "remember",
             },
             {"group_id": group.id, "manager_type": manager_type},
         )
