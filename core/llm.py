@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from core.schemas.agents import StopReasonType
+
+ModelTask = Literal["respond", "summarize", "choose", "remember"]
+"""What a model call is for: answer the conversation, summarise it, pick one of the
+request's `choices`, or write what it learned into memory. Real providers send the same
+request whatever the task; the offline model plays each task differently."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,11 @@ class ChatRequest:
     enable_thinking: bool = False
     max_tokens: int | None = None
     temperature: float | None = None
+    task: ModelTask = "respond"
+    choices: tuple[str, ...] = ()
+    """The names a "choose" task picks from (a dynamic group's candidate speakers)."""
     metadata: dict[str, Any] = field(default_factory=dict)
-    """Facts about the caller (agent name, agent type, group role) for the offline model;
+    """Facts about the caller (agent id, name, type) for the offline model and for logs;
     real providers ignore it."""
 
 
@@ -114,7 +125,7 @@ class ModelError(Exception):
     """A model call that failed. `stop_reason` is the Letta stop reason it ends a step with;
     `retryable` errors are retried inside the adapter's budget before they surface."""
 
-    stop_reason: str = "llm_api_error"
+    stop_reason: StopReasonType = "llm_api_error"
     retryable: bool = False
 
     def __init__(

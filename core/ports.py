@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from core.llm import ModelTask
 from core.paging import PageRequest
 from core.records import ChildRecord, Record
 
@@ -125,7 +126,7 @@ class BackgroundRuns(Protocol):
         agent_id: str,
         text: str,
         *,
-        task: str,
+        task: ModelTask,
         group_id: str | None,
         metadata: dict[str, Any],
     ) -> str: ...

@@ -15,6 +15,13 @@ from pydantic import BaseModel, Field
 from core.schemas.blocks import BlockBody
 from core.schemas.groups import Group
 
+Role = Literal["system", "user", "assistant", "tool", "approval", "summary"]
+"""Who a stored message is from: system and user inputs, an assistant step, a tool's
+result, a human's approval decision, or a compaction summary."""
+
+RunKind = Literal["agent_turn"]
+"""The job kinds RunService handles itself (others may be registered at runtime)."""
+
 
 class Record(BaseModel):
     """Common envelope: id, timestamps and the version optimistic writes compare."""
@@ -64,6 +71,9 @@ class AgentRecord(Record):
     summary: str | None = None
     pending_approval_id: str | None = None
     """The assistant message whose tool calls wait for a human decision."""
+    pending_approval_seq: int | None = None
+    """That message's seq, so the decision reads it by key (consistently); None on records
+    written before this field existed, which fall back to the id index."""
     # Fields stored only to be echoed back: they change nothing in this service yet.
     echoed: dict[str, Any] = Field(default_factory=dict)
 
@@ -115,8 +125,7 @@ class MessageRecord(ChildRecord):
     KIND: ClassVar[str] = "message"
     PARENT_KIND: ClassVar[str] = "agent"
 
-    role: str
-    """system, user, assistant, tool, approval or summary."""
+    role: Role
     text: str | None = None
     content: list[dict[str, Any]] | None = None
     """User content parts (text and images) when the input was not plain text."""

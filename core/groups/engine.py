@@ -18,6 +18,7 @@ from core import ids
 from core.errors import ConflictError, SendInterruptedError
 from core.groups.send import Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
+from core.llm import ModelTask
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import BackgroundRuns, Clock, Store
@@ -122,7 +123,7 @@ class GroupEngine:
         agent_id: str,
         prompt: MessageRecord,
         *,
-        task: str = "respond",
+        task: ModelTask = "respond",
         choices: tuple[str, ...] = (),
     ) -> Turn:
         """A question to one agent, answered in view but kept out of the transcript (a
@@ -210,7 +211,7 @@ class GroupEngine:
     # -- background work and notes -------------------------------------------------------
 
     def start_background(
-        self, send: GroupSend, agent_id: str, text: str, *, task: str = "respond"
+        self, send: GroupSend, agent_id: str, text: str, *, task: ModelTask = "respond"
     ) -> None:
         """Start the agent on `text` as a background Run, listed in the send's usage."""
         if self._background is None:
@@ -264,7 +265,7 @@ class GroupEngine:
         *,
         visible: bool,
         tools: tuple[TurnTool, ...] = (),
-        task: str = "respond",
+        task: ModelTask = "respond",
         choices: tuple[str, ...] = (),
     ) -> Turn:
         input_ids = {r.id for r in inputs}
@@ -278,11 +279,9 @@ class GroupEngine:
             enable_thinking=send.request.thinking_enabled,
             override_model=send.request.override_model,
             group_id=send.group.id,
-            extra_tools=tuple(t.spec for t in tools),
-            broadcast=_lent(tools),
-            metadata={"role": "dynamic_manager", "candidates": list(choices)}
-            if task == "choose"
-            else {},
+            extra_tools=tools,
+            task=task,
+            choices=choices,
             on_step=on_step if visible else None,
             on_delta=(lambda m, k, t: delta(agent_id, m, k, t)) if delta is not None else None,
         )
@@ -326,11 +325,3 @@ class GroupEngine:
             return group
 
         send.group = optimistic(write, what=f"group {send.group.id}")
-
-
-def _lent(tools: tuple[TurnTool, ...]) -> Callable[[str], str] | None:
-    """Interim bridge to the loop's single lent tool (TODO: pass TurnTools through)."""
-    if not tools:
-        return None
-    tool = tools[0]
-    return lambda message: tool.run({"message": message})

@@ -100,7 +100,8 @@ class Compactor:
             model=model,
             system=SUMMARY_PROMPT,
             messages=(ChatMessage(role="user", text="\n".join(lines)),),
-            metadata={"agent_name": agent.name, "role": "summarizer"},
+            task="summarize",
+            metadata={"agent_name": agent.name},
         )
         try:
             response = self._model.complete(request)

@@ -1,9 +1,9 @@
-"""Running the built-in tools an agent calls.
+"""The built-in tools this service implements, as pure functions of their arguments.
 
-Two kinds of failure are kept apart: a call the model got wrong (unknown tool, arguments
-that are not a JSON object or miss a required field) is an InvalidToolCall and ends the step
-with `invalid_tool_call`; a well-formed call that cannot be done (no such block, over the
-limit, read-only) is a ToolError whose message goes back to the model.
+A well-formed call that cannot be done (no such block, over the limit, read-only, a tool
+with no implementation in this context) is a ToolError whose message goes back to the
+model. Checking the call itself is core.runtime.tool_arguments' job; reading and writing
+the store around a call is core.runtime.tool_execution's.
 """
 
 from __future__ import annotations
@@ -13,18 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.llm import ToolCall, ToolSpec
+from core.llm import ToolSpec
 from core.records import BlockRecord
 from core.runtime import memory
 from core.runtime.memory import ToolError
 from core.tools.catalog import BUILTIN_TOOLS
 
 SEND_MESSAGE = "send_message"
-BROADCAST = "send_message_to_all_agents_in_group"
 
-
-class InvalidToolCall(Exception):
-    """The model called a tool that does not exist here or gave unusable arguments."""
+MEMORY_EDITING_TOOLS = frozenset(
+    {
+        "core_memory_append",
+        "core_memory_replace",
+        "memory_insert",
+        "memory_replace",
+        "memory_rethink",
+    }
+)
+"""Tools that change memory blocks; their edits are committed with the blocks' versions."""
 
 
 @dataclass
@@ -34,7 +40,6 @@ class ToolContext:
     blocks: list[BlockRecord]
     touched: set[str]
     search: Callable[[str, int], list[str]]
-    broadcast: Callable[[str], str] | None = None
 
 
 def tool_specs(names: list[str]) -> list[ToolSpec]:
@@ -43,40 +48,6 @@ def tool_specs(names: list[str]) -> list[ToolSpec]:
         for n in names
         if n in BUILTIN_TOOLS
     ]
-
-
-def parse_arguments(call: ToolCall, allowed: list[str]) -> dict[str, Any]:
-    if call.name not in allowed:
-        raise InvalidToolCall(
-            f"Tool {call.name!r} is not available to this agent now; available: "
-            f"{', '.join(allowed) or 'none'}."
-        )
-    try:
-        arguments = json.loads(call.arguments or "{}")
-    except json.JSONDecodeError as exc:
-        raise InvalidToolCall(f"Arguments of {call.name!r} are not valid JSON: {exc}.") from exc
-    if not isinstance(arguments, dict):
-        raise InvalidToolCall(f"Arguments of {call.name!r} must be a JSON object.")
-    parameters = BUILTIN_TOOLS[call.name].parameters
-    missing = [field for field in parameters.get("required", []) if field not in arguments]
-    if missing:
-        raise InvalidToolCall(f"{call.name!r} is missing argument(s): {', '.join(missing)}.")
-    for field, spec in parameters.get("properties", {}).items():
-        value = arguments.get(field)
-        if value is not None and not _has_type(value, spec.get("type")):
-            raise InvalidToolCall(
-                f"Argument {field!r} of {call.name!r} must be of type {spec.get('type')}, "
-                f"got {value!r}."
-            )
-    return arguments
-
-
-def _has_type(value: Any, kind: str | None) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return True
 
 
 def execute(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
@@ -88,11 +59,11 @@ def execute(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
     if name == "conversation_search":
         hits = ctx.search(str(args["query"]), int(args.get("limit") or 5))
         return json.dumps(hits) if hits else "No results found."
-    if name == BROADCAST:
-        if ctx.broadcast is None:
-            raise ToolError(f"{BROADCAST} only works inside a supervisor group.")
-        return ctx.broadcast(str(args["message"]))
-    return _edit_memory(name, args, ctx)
+    if name in MEMORY_EDITING_TOOLS:
+        return _edit_memory(name, args, ctx)
+    # A catalog tool only a caller can provide (a group's coordination tool), called
+    # where no one lent it.
+    raise ToolError(f"Tool {name!r} is not available in this context.")
 
 
 def _edit_memory(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
@@ -108,9 +79,7 @@ def _edit_memory(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
     elif name == "memory_insert":
         line = args.get("insert_line")
         result = memory.insert(block, str(args["new_str"]), int(line) if line is not None else None)
-    elif name == "memory_rethink":
-        result = memory.rethink(block, str(args["new_memory"]))
     else:
-        raise ToolError(f"Tool {name!r} has no implementation here.")
+        result = memory.rethink(block, str(args["new_memory"]))
     ctx.touched.add(block.id)
     return result

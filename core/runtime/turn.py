@@ -1,12 +1,30 @@
-"""What a caller hands the agent loop for one turn, besides its inputs."""
+"""The shapes of one agent turn: what a caller asks for, lends and gets back.
+
+Kept apart from the loop so callers (services, group patterns) and the loop's own parts
+share these types without importing each other.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from core.llm import ToolSpec
+from core.llm import ModelTask, ToolSpec
+from core.records import AgentRecord, MessageRecord
+from core.runtime.usage import UsageTally
+from core.schemas.agents import StopReasonType
+
+StopReason = StopReasonType
+"""Why a turn or step ended: Letta's stop reasons."""
+
+REPLY_TOOL_AGENT_TYPES = frozenset({"memgpt_agent", "memgpt_v2_agent", "voice_convo_agent"})
+"""Agent types that answer through send_message; their plain text is inner thought."""
+
+
+def replies_through_tool(agent: AgentRecord) -> bool:
+    """Whether the agent answers through send_message (so its plain text is a thought)."""
+    return agent.agent_type in REPLY_TOOL_AGENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -15,3 +33,58 @@ class TurnTool:
 
     spec: ToolSpec
     run: Callable[[dict[str, Any]], str]
+    """Gets the parsed arguments, returns the result text; may raise ToolError."""
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """How one turn runs. Callers change what the agent can do by lending tools and
+    naming the model's task, never through flags the loop interprets."""
+
+    max_steps: int = 50
+    enable_thinking: bool = True
+    override_model: str | None = None
+    run_id: str | None = None
+    group_id: str | None = None
+    extra_tools: tuple[TurnTool, ...] = ()
+    """Tools lent for this turn, offered beside the agent's own."""
+    task: ModelTask = "respond"
+    choices: tuple[str, ...] = ()
+    """What a "choose" task picks from."""
+    on_step: Callable[[list[MessageRecord]], None] | None = None
+    """Called with each step's saved records as soon as they are saved (for streaming)."""
+    on_delta: Callable[[str, str, str], None] | None = None
+    """`on_delta(message_id, kind, text)`: pieces of a reply while the model produces them
+    (stream_tokens); the saved message later has that id."""
+
+    def lent(self, name: str) -> TurnTool | None:
+        """The lent tool of that name, if any."""
+        return next((t for t in self.extra_tools if t.spec.name == name), None)
+
+
+@dataclass
+class TurnResult:
+    agent: AgentRecord
+    messages: list[MessageRecord]
+    stop_reason: StopReason
+    usage: UsageTally
+
+
+@dataclass
+class StepOutcome:
+    """One step's records, not yet saved, and why the turn stops after it (None: go on)."""
+
+    records: list[MessageRecord]
+    stop_reason: StopReason | None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool call gave back to the model."""
+
+    text: str
+    status: Literal["success", "error"]
+
+    @classmethod
+    def error(cls, text: str) -> ToolResult:
+        return cls(text, "error")

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from core import ids
 from core.errors import NotFoundError
+from core.llm import ModelTask
 from core.paging import PageRequest, unknown_cursor
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, RunLauncher, Store
-from core.records import RUN_FINISHED, AgentRecord, MessageRecord, RunRecord
+from core.records import RUN_FINISHED, AgentRecord, MessageRecord, RunKind, RunRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.rendering import RenderOptions, render_page
 from core.schemas.messages import LettaMessageBase
@@ -31,7 +32,7 @@ from core.schemas.runs import STOP_REASONS, Run
 
 logger = logging.getLogger(__name__)
 
-AGENT_TURN = "agent_turn"
+AGENT_TURN: RunKind = "agent_turn"
 """The built-in job kind: one agent turn on `job["input"]` (see RunService.agent_turn)."""
 
 COMPLETED_STOP_REASONS = frozenset({"end_turn", "max_steps", "tool_rule", "requires_approval"})
@@ -45,8 +46,11 @@ class RunOutcome(Protocol):
     """What a handler returns; core.runtime.agent_loop.TurnResult is one. An optional
     `usage` attribute (a UsageTally) is recorded on the run when present."""
 
-    stop_reason: str
-    messages: list[MessageRecord]
+    @property
+    def stop_reason(self) -> str: ...
+
+    @property
+    def messages(self) -> list[MessageRecord]: ...
 
 
 RunHandler = Callable[[str, RunRecord], RunOutcome]
@@ -149,7 +153,7 @@ class RunService:
         agent_id: str,
         text: str,
         *,
-        task: str,
+        task: ModelTask,
         group_id: str | None,
         metadata: dict[str, Any],
     ) -> str:
@@ -265,10 +269,14 @@ class RunService:
 
     def agent_turn(self, tenant: str, run: RunRecord) -> RunOutcome:
         """Built-in job `{"kind": "agent_turn", "input": str, "max_steps"?: int,
-        "group_id"?: str, "model_metadata"?: dict}`: the agent takes one turn on the input
-        as a user message, every message tagged with the run."""
+        "group_id"?: str, "task"?: ModelTask}`: the agent takes one turn on the input as a
+        user message, every message tagged with the run; `task` tells the model what the
+        turn is for ("remember" for a sleeptime agent's pass)."""
         job = run.job
         group_id = job.get("group_id")
+        task = job.get("task", "respond")
+        if task not in get_args(ModelTask):
+            raise ValueError(f"Unknown model task {task!r}; one of {get_args(ModelTask)}.")
         message = MessageRecord(
             id=ids.new_id(ids.MESSAGE),
             created_at=self._clock.now(),
@@ -283,8 +291,7 @@ class RunService:
             max_steps=int(job.get("max_steps", 50)),
             run_id=run.id,
             group_id=group_id,
-            # TODO(#7): TurnOptions.task once the loop takes a typed task.
-            metadata={"role": "sleeptime"} if job.get("task") == "remember" else {},
+            task=task,
         )
         return self._loop.run(tenant, run.agent_id, [message], options)
 

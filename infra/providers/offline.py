@@ -3,8 +3,9 @@
 It plays every role well enough for the whole service to run and demo offline: it names
 itself and quotes the latest message it received, thinks aloud each turn, answers through
 send_message when the agent type needs it, stores facts when told to remember something,
-broadcasts as a supervisor, picks a speaker as a dynamic manager and writes what it learned
-into memory as a sleeptime agent. The same request always gets the same response.
+broadcasts when lent the supervisor's tool, and plays the request's task: picks one of its
+choices ("choose"), summarises ("summarize"), writes what it learned into memory
+("remember"). The same request always gets the same response.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from core.llm import ChatMessage, ChatRequest, ChatResponse, Reasoning, ToolCall, Usage
 
@@ -33,15 +34,14 @@ class OfflineModel:
             time.sleep(self._latency_s)
         name = str(request.metadata.get("agent_name") or "agent")
         tools = {t.name for t in request.tools}
-        role = request.metadata.get("role")
         latest = _latest_input(request.messages)
         this_turn = _since_last_input(request.messages)
         used = {m.tool_name for m in this_turn if m.role == "tool"}
-        if role == "summarizer":
+        if request.task == "summarize":
             return self._answer(request, f"Summary: {_quote(latest, 1500)}", None)
-        if role == "dynamic_manager":
-            candidates = list(request.metadata.get("candidates") or [])
-            choice = candidates[_stable_index(latest, len(candidates))] if candidates else ""
+        if request.task == "choose":
+            choices = request.choices
+            choice = choices[_stable_index(latest, len(choices))] if choices else ""
             return self._answer(request, choice, f"{name} picks the next speaker: {choice}.")
         thought = f"{name} reads the latest message and decides how to answer."
         if "send_message_to_all_agents_in_group" in tools and not this_turn_called(
@@ -52,7 +52,7 @@ class OfflineModel:
             )
         writable = _writable_labels(request.system)
         memory_tool = next((t for t in _MEMORY_TOOLS if t in tools), None)
-        wants_memory = role == "sleeptime" or request.metadata.get("agent_type") in (
+        wants_memory = request.task == "remember" or request.metadata.get("agent_type") in (
             "sleeptime_agent",
             "voice_sleeptime_agent",
         )
@@ -108,7 +108,7 @@ class OfflineModel:
         )
 
     def _call(
-        self, request: ChatRequest, thought: str, tool: str, arguments: dict[str, object]
+        self, request: ChatRequest, thought: str, tool: str, arguments: Mapping[str, object]
     ) -> ChatResponse:
         payload = json.dumps(arguments, sort_keys=True)
         digest = hashlib.sha256(f"{_fingerprint(request)}|{tool}|{payload}".encode()).hexdigest()

@@ -73,7 +73,8 @@ def test_a_member_catching_up_on_many_messages_is_saved_in_chunks(api: Api) -> N
     reply = _send(api, group["id"], input="your turn")
     assert reply["messages"][-1]["name"] == "m1"
     listed = api.ok("GET", f"/v1/agents/{members[1]}/messages", params={"limit": 200})
-    # More than one transaction holds (COMMIT_CHUNK is 80); the newest RELAY_LIMIT are given.
+    # More than one write holds (each takes the store's max_changes_per_write less the
+    # agent); the newest RELAY_LIMIT are given.
     assert sum(1 for m in listed if m["message_type"] == "user_message") > 80
     too_many = api.client.post(
         f"/v1/groups/{group['id']}/messages",

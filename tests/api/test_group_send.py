@@ -420,9 +420,9 @@ def test_match_member_two_ids_is_ambiguous() -> None:
 
 def manager_answers(answer: Callable[[ChatRequest, list[str]], str]) -> Override:
     def override(request: ChatRequest) -> ChatResponse | None:
-        if request.metadata.get("role") != "dynamic_manager":
+        if request.task != "choose":
             return None
-        text = answer(request, list(request.metadata["candidates"]))
+        text = answer(request, list(request.choices))
         return ChatResponse(text=text, usage=Usage(prompt_tokens=10, completion_tokens=2))
 
     return override

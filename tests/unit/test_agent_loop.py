@@ -473,7 +473,7 @@ def test_overflowing_window_is_summarised_into_the_system_prompt(
     )
 
     summariser, step = env.requests[2], env.requests[3]
-    assert summariser.metadata.get("role") == "summarizer"
+    assert summariser.task == "summarize"
     assert "A" * 100 in (summariser.messages[0].text or "")
     assert summary in step.system and summary not in env.requests[1].system
     assert [m.text for m in step.messages] == ["B" * 500, "ok2", "C" * 800]
@@ -506,7 +506,7 @@ def test_the_new_input_counts_towards_the_window_when_deciding_to_compact(env: E
 
     env.send(agent_id, "B" * 500)
 
-    assert env.requests[1].metadata.get("role") == "summarizer"
+    assert env.requests[1].task == "summarize"
     assert "SUMMARY: As." in env.requests[2].system
 
 

@@ -1,0 +1,104 @@
+"""One model call of a step: the request the agent's state and rules make, and its answer.
+
+A failed call is returned, not raised: the loop records it as the step's outcome, keeping
+every step finished before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.llm import (
+    ChatRequest,
+    ChatResponse,
+    ModelClient,
+    ModelError,
+    OnDelta,
+    ToolSpec,
+    complete_with_deltas,
+)
+from core.model_handles import parse_handle
+from core.records import AgentRecord, MessageRecord
+from core.runtime import conversation
+from core.runtime.rules import RuleBook
+from core.runtime.tools import tool_specs
+from core.runtime.turn import TurnOptions, replies_through_tool
+
+
+def offered_tools(
+    agent: AgentRecord, rules: RuleBook, step_number: int, options: TurnOptions
+) -> list[ToolSpec]:
+    """The agent's tools its rules allow now, then the tools lent for the turn (a lent
+    tool replaces an own tool of the same name)."""
+    lent = [t.spec for t in options.extra_tools]
+    lent_names = {s.name for s in lent}
+    allowed = [n for n in rules.allowed_tools(agent.tool_names, step_number) if n not in lent_names]
+    return [*tool_specs(allowed), *lent]
+
+
+def build_request(
+    agent: AgentRecord,
+    system: str,
+    records: Sequence[MessageRecord],
+    tools: Sequence[ToolSpec],
+    must_call_tool: bool,
+    options: TurnOptions,
+) -> ChatRequest:
+    provider, model = parse_handle(options.override_model or agent.model)
+    return ChatRequest(
+        provider=provider,
+        model=model,
+        system=system,
+        messages=tuple(conversation.to_chat(list(records))),
+        tools=tuple(tools),
+        tool_choice="required" if must_call_tool else "auto",
+        enable_thinking=options.enable_thinking,
+        max_tokens=agent.llm_config.get("max_tokens"),
+        temperature=agent.llm_config.get("temperature"),
+        task=options.task,
+        choices=options.choices,
+        metadata={"agent_id": agent.id, "agent_name": agent.name, "agent_type": agent.agent_type},
+    )
+
+
+class ModelStep:
+    def __init__(self, model: ModelClient) -> None:
+        self._model = model
+
+    def call(
+        self,
+        agent: AgentRecord,
+        system: str,
+        records: Sequence[MessageRecord],
+        rules: RuleBook,
+        step_number: int,
+        options: TurnOptions,
+        message_id: str,
+    ) -> ChatResponse | ModelError:
+        """Ask the model for the step; pieces of the answer go to `options.on_delta` under
+        `message_id` while it is produced."""
+        request = build_request(
+            agent,
+            system,
+            records,
+            offered_tools(agent, rules, step_number, options),
+            rules.must_call_tool(step_number),
+            options,
+        )
+        try:
+            return complete_with_deltas(self._model, request, _deltas(agent, options, message_id))
+        except ModelError as error:
+            return error
+
+
+def _deltas(agent: AgentRecord, options: TurnOptions, message_id: str) -> OnDelta | None:
+    listener = options.on_delta
+    if listener is None:
+        return None
+    thinks_in_text = replies_through_tool(agent)
+
+    def on_delta(kind: str, text: str) -> None:
+        # Text of an agent that replies through send_message is its inner thought.
+        listener(message_id, "reasoning" if thinks_in_text and kind == "text" else kind, text)
+
+    return on_delta

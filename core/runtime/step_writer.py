@@ -1,0 +1,78 @@
+"""Saving a step: number its records with the agent's message counter, in one atomic write.
+
+Each step is committed on its own (its messages, the agent's counter, its pending approval
+and last stop reason), so a failure mid-turn keeps every finished step and half-writes
+nothing. A long run of inputs before the step (a member catching up on a group) goes first,
+in writes that each fit the store's limit.
+"""
+
+from __future__ import annotations
+
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
+from core.ports import Clock, Store
+from core.records import AgentRecord, MessageRecord
+from core.runtime.turn import StepOutcome
+
+
+class StepWriter:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    @property
+    def chunk(self) -> int:
+        """Records per write: the store's limit less the agent record saved beside them."""
+        return max(1, self._store.limits.max_changes_per_write - 1)
+
+    def commit(
+        self,
+        tenant: str,
+        known: AgentRecord,
+        pending: list[MessageRecord],
+        outcome: StepOutcome,
+    ) -> tuple[list[MessageRecord], AgentRecord]:
+        """Save the `pending` inputs, then the step's own records (one atomic write);
+        returns everything saved, in order, and the agent as saved."""
+        agent = known
+        size = self.chunk
+        for start in range(0, len(pending), size):
+            agent = self.save(tenant, agent, pending[start : start + size])
+        agent = self.save(tenant, agent, outcome.records, outcome)
+        return [*pending, *outcome.records], agent
+
+    def save(
+        self,
+        tenant: str,
+        known: AgentRecord,
+        records: list[MessageRecord],
+        outcome: StepOutcome | None = None,
+    ) -> AgentRecord:
+        """One atomic write of records and the agent's counter. The first try starts from
+        the copy the turn holds (saving a read); a lost race reads the agent again."""
+
+        def write(attempt: int) -> AgentRecord:
+            uow = UnitOfWork(self._store, tenant, self._clock)
+            if attempt == 0:
+                agent = uow.track(AgentRecord, known.model_copy(deep=True))
+            else:
+                agent = uow.load(AgentRecord, known.id)
+            for offset, record in enumerate(records):
+                record.parent_id = agent.id
+                record.seq = agent.next_message_seq + offset
+                uow.add(record)
+            agent.next_message_seq += len(records)
+            if any(r.role == "approval" for r in records):
+                agent.pending_approval_id = None
+                agent.pending_approval_seq = None
+            if outcome is not None and outcome.stop_reason == "requires_approval":
+                request = outcome.records[0]
+                agent.pending_approval_id = request.id
+                agent.pending_approval_seq = request.seq
+            if outcome is not None and outcome.stop_reason is not None:
+                agent.echoed["last_stop_reason"] = outcome.stop_reason
+            uow.touch(agent)
+            uow.commit()
+            return agent
+
+        return optimistic(write, what=f"agent {known.id}")
