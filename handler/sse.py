@@ -1,15 +1,24 @@
-"""Server-sent event frames for the streaming send routes (SPEC §4)."""
+"""Server-sent events for the streaming send routes (SPEC §4), through sse-starlette.
+
+sse-starlette writes the frames, sends the keep-alive pings and notices a client that went
+away. What stays here is the hand-over from the send, which is synchronous code running in a
+worker thread, to the response on the event loop: no library bridges a blocking producer
+into an event stream with backpressure and a way out for the producer once nobody reads.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
-import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
-from fastapi.responses import StreamingResponse
+import anyio
+from anyio.lowlevel import EventLoopToken, current_token
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from core.errors import DomainError
 from core.ids import RUN, new_id
@@ -17,13 +26,28 @@ from core.schemas.messages import LettaMessageBase, LettaResponse
 
 logger = logging.getLogger(__name__)
 
+# Frames end in "\n\n" as Letta's do (sse-starlette defaults to "\r\n"); letta-client and the
+# buffered Lambda body are read with this separator.
+SEP = "\n"
+# Events a send may get ahead of its reader before it waits for the reader (backpressure).
+BUFFER = 64
 
-def frame(payload: dict[str, Any] | str) -> str:
+Event = tuple[str, Any]
+Emit = Callable[[list[LettaMessageBase]], None]
+
+
+def frame(payload: dict[str, Any] | str) -> ServerSentEvent:
+    """One `data:` frame; JSON is compact and ASCII-escaped, so it is always one line."""
     data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n"
+    return ServerSentEvent(data, sep=SEP)
 
 
-def sse_frames(events: Iterable[tuple[str, Any]]) -> Iterator[str]:
+def ping() -> ServerSentEvent:
+    """The keep-alive comment (`: ping`), which SSE clients skip."""
+    return ServerSentEvent(comment="ping", sep=SEP)
+
+
+def sse_frames(events: Iterable[Event]) -> Iterator[ServerSentEvent]:
     """("messages", [...]) → one frame per message; ("done", LettaResponse) → stop reason,
     usage, [DONE]; ("error", exc) → an error_message frame and a stop reason, never a torn
     connection."""
@@ -56,36 +80,94 @@ def sse_frames(events: Iterable[tuple[str, Any]]) -> Iterator[str]:
             yield frame("[DONE]")
 
 
-Emit = Callable[[list[LettaMessageBase]], None]
+class Channel:
+    """Events from the send's thread to the response on the event loop.
+
+    Bounded, so a slow reader slows the send instead of piling up memory. Closing it (the
+    client went away) wakes a send waiting for room and makes every later `put` a no-op:
+    the send finishes its current work, committed as usual, without anyone reading it.
+    """
+
+    def __init__(self, token: EventLoopToken) -> None:
+        self._token = token
+        self._writer, self._reader = anyio.create_memory_object_stream[Event](BUFFER)
+        self._closed = threading.Event()
+
+    def put(self, event: Event) -> None:
+        """From the send's thread: wait for room, unless the reader is gone."""
+        if self._closed.is_set():
+            return
+        try:
+            anyio.from_thread.run(self._writer.send, event, token=self._token)
+        except (
+            anyio.BrokenResourceError,  # the reader closed while this waited
+            anyio.ClosedResourceError,
+            concurrent.futures.CancelledError,  # the event loop cancelled the hand-over
+            RuntimeError,  # the event loop is gone (anyio.RunFinishedError)
+        ):
+            self._closed.set()
+
+    async def get(self) -> Event:
+        return await self._reader.receive()
+
+    def close(self) -> None:
+        """On the event loop (memory streams are not thread-safe); idempotent."""
+        self._closed.set()
+        self._reader.close()
+
+    async def aclose(self) -> None:
+        """`close` as a coroutine, so a BackgroundTask runs it on the event loop."""
+        self.close()
 
 
-def stream_send(send: Callable[[Emit], LettaResponse]) -> StreamingResponse:
+async def stream_send(
+    send: Callable[[Emit], LettaResponse], *, ping_s: float
+) -> EventSourceResponse:
     """Run a send in a worker thread and stream what it emits as SSE.
 
     The response starts once the send has produced its first event, so a failure before
     anything was produced (unknown group, busy group, bad input) is still an ordinary HTTP
-    error from the error mapper; later failures become an error frame.
+    error from the error mapper; later failures become an error frame. While the send is
+    silent, a `: ping` comment goes out every `ping_s` seconds.
     """
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    channel = Channel(current_token())
 
     def run() -> None:
         try:
-            response = send(lambda messages: events.put(("messages", messages)))
-            events.put(("done", response))
+            response = send(lambda messages: channel.put(("messages", messages)))
+            channel.put(("done", response))
         except Exception as error:  # noqa: BLE001 - handed to the stream or the error mapper
-            events.put(("error", error))
+            channel.put(("error", error))
 
     threading.Thread(target=run, name="stream-send", daemon=True).start()
-    first = events.get()
+    try:
+        first = await channel.get()
+    except BaseException:
+        channel.close()
+        raise
     if first[0] == "error":
+        channel.close()
         raise first[1]
+    return EventSourceResponse(
+        _frames(first, channel),
+        ping=ping_s,
+        sep=SEP,
+        ping_message_factory=ping,
+        # Also when the client left before the first frame was pulled from _frames.
+        background=BackgroundTask(channel.aclose),
+    )
 
-    def items() -> Iterator[tuple[str, Any]]:
-        item = first
+
+async def _frames(first: Event, channel: Channel) -> AsyncIterator[ServerSentEvent]:
+    """The frames of each event until the last one; closing (the client went away and
+    sse-starlette cancelled or closed this generator) releases the send's thread."""
+    event = first
+    try:
         while True:
-            yield item
-            if item[0] in ("done", "error"):
+            for item in sse_frames([event]):
+                yield item
+            if event[0] != "messages":
                 return
-            item = events.get()
-
-    return StreamingResponse(sse_frames(items()), media_type="text/event-stream")
+            event = await channel.get()
+    finally:
+        channel.close()

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="How long a group send holds the group between two of its writes "
         "(above the function timeout, so a killed send frees the group soon after).",
     )
+    sse_ping_s: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds between `: ping` comments on a silent SSE stream, so proxies "
+        "do not cut a long send.",
+    )
     service_version: str = "0.1.0"
 
     def tenants_by_key(self) -> dict[str, str]:

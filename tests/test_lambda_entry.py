@@ -250,3 +250,43 @@ def test_http_api_stage_prefix_is_stripped_when_configured(
     finally:
         sys.modules.pop("handler.lambda_entry", None)
         get_settings.cache_clear()
+
+
+def test_stream_with_pings_parses_from_the_buffered_body(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mangum hands API Gateway the whole stream as one body; keep-alive comments ride along
+    in it (a slow model, a 50 ms ping) and every `data:` frame still parses."""
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SERIALIZE_DYNAMODB_CALLS", "true")  # moto is not thread-safe
+    monkeypatch.setenv("OFFLINE_MODEL_LATENCY_MS", "200")
+    monkeypatch.setenv("SSE_PING_S", "0.05")
+    get_settings.cache_clear()
+    sys.modules.pop("handler.lambda_entry", None)
+    try:
+        module = importlib.import_module("handler.lambda_entry")
+        members = [
+            invoke(module, rest_event("POST", "/v1/agents/", AGENT_BODY, JSON))[1]["id"]
+            for _ in range(2)
+        ]
+        group_body = {"agent_ids": members, "description": "streamed"}
+        _, group = invoke(module, rest_event("POST", "/v1/groups/", group_body, JSON))
+        path = f"/v1/groups/{group['id']}/messages/stream"
+        result = module.handler(rest_event("POST", path, {"input": "hi"}, JSON), FakeContext())
+        headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        assert result["statusCode"] == 200, result
+        assert headers["content-type"].startswith("text/event-stream")
+        body = result["body"]
+        if result["isBase64Encoded"]:
+            body = base64.b64decode(body).decode()
+        chunks = [c for c in body.split("\n\n") if c]
+        assert ": ping" in chunks, chunks
+        assert all(c == ": ping" or c.startswith("data: ") for c in chunks), chunks
+        data = [c.removeprefix("data: ") for c in chunks if c.startswith("data: ")]
+        assert data[-1] == "[DONE]"
+        kinds = [json.loads(d)["message_type"] for d in data[:-1]]
+        reply = ["reasoning_message", "assistant_message"]
+        assert kinds == [*reply, *reply, "stop_reason", "usage_statistics"]
+    finally:
+        sys.modules.pop("handler.lambda_entry", None)
+        get_settings.cache_clear()

@@ -1,12 +1,14 @@
 """The official SDK (`letta-client==1.7.0`, strict mode) against a real local server.
 
 Starts `python -m handler.local` (embedded DynamoDB, offline model) on a free port with auth on,
-waits for `GET /v1/health/`, then runs `tests/sdk/crud_scenario.py` with the SDK's own
-virtualenv (`.venv-sdk`, created by `make test`) and requires exit code 0.
+waits for `GET /v1/health/`, then runs the scenarios in `tests/sdk/` with the SDK's own
+virtualenv (`.venv-sdk`, created by `make test`) and requires exit code 0. The keep-alive
+scenario gets a server of its own, with a slow model and frequent pings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -28,6 +30,7 @@ SDK_PYTHON = REPO_ROOT / ".venv-sdk" / "bin" / "python"
 SCENARIO = REPO_ROOT / "tests" / "sdk" / "crud_scenario.py"
 MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
 GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
+PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -93,9 +96,10 @@ class LocalServer:
     openai: FakeOpenAI
 
 
-@pytest.fixture(scope="module")
-def local_server() -> Iterator[LocalServer]:
-    """`python -m handler.local` with auth on and `openai/...` models sent to a fake server."""
+@contextlib.contextmanager
+def _serve(**settings: str) -> Iterator[LocalServer]:
+    """`python -m handler.local` with auth on, `openai/...` models sent to a fake server and
+    any further settings given as environment variables."""
     if not SDK_PYTHON.exists():
         pytest.fail(
             f"{SDK_PYTHON} does not exist: the official SDK lives in its own virtualenv. "
@@ -112,6 +116,7 @@ def local_server() -> Iterator[LocalServer]:
             PYTHONUNBUFFERED="1",
             OPENAI_BASE_URL=openai.base_url,
             OPENAI_API_KEY="sk-fake",
+            **settings,
         )
         env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # always the embedded, throwaway DynamoDB
         log_path = Path(tmp) / "server.log"
@@ -128,6 +133,12 @@ def local_server() -> Iterator[LocalServer]:
             yield LocalServer(base_url, log_path, openai)
         finally:
             _stop(server)
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[LocalServer]:
+    with _serve() as server:
+        yield server
 
 
 def _run_scenario(server: LocalServer, script: Path, *extra: str) -> str:
@@ -169,3 +180,10 @@ def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None
 
 def test_official_sdk_group_messages_scenario(local_server: LocalServer) -> None:
     _run_scenario(local_server, GROUPS_SCENARIO)
+
+
+def test_official_sdk_reads_streams_with_keep_alive_pings() -> None:
+    """A slow model (300 ms a call) and a ping every 50 ms put `: ping` comments between the
+    frames; the SDK skips them and yields the same events."""
+    with _serve(OFFLINE_MODEL_LATENCY_MS="300", SSE_PING_S="0.05") as server:
+        _run_scenario(server, PINGS_SCENARIO)

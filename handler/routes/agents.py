@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from core.paging import PageRequest
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
@@ -99,17 +100,24 @@ def list_groups_for_agent(
 
 
 @router.post("/{agent_id}/messages", response_model=LettaResponse)
-def send_message(
+async def send_message(
     agent_id: AgentIdPath,
     body: LettaStreamingRequest,
     services: ServicesDep,
     tenant: TenantDep,
     idempotency_key: IdempotencyKey = None,
-) -> LettaResponse | StreamingResponse:
-    """With `streaming: true` the answer is the same SSE stream as /messages/stream."""
+) -> LettaResponse | EventSourceResponse:
+    """With `streaming: true` the answer is the same SSE stream as /messages/stream.
+
+    Async so the stream can start on the event loop; the plain send is blocking code and
+    runs in the thread pool, as it would in a sync route."""
     if body.streaming:
-        return stream_send(lambda emit: services.agent_messages.send(tenant, agent_id, body, emit))
-    return services.idempotency.run(
+        return await stream_send(
+            lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
+            ping_s=services.settings.sse_ping_s,
+        )
+    return await run_in_threadpool(
+        services.idempotency.run,
         tenant,
         f"agent:{agent_id}",
         key_for(idempotency_key, body),
@@ -119,10 +127,13 @@ def send_message(
 
 
 @router.post("/{agent_id}/messages/stream")
-def create_agent_message_stream(
+async def create_agent_message_stream(
     agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
-) -> StreamingResponse:
-    return stream_send(lambda emit: services.agent_messages.send(tenant, agent_id, body, emit))
+) -> EventSourceResponse:
+    return await stream_send(
+        lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
+        ping_s=services.settings.sse_ping_s,
+    )
 
 
 @router.get("/{agent_id}/messages", response_model=list[LettaMessage])

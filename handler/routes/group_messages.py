@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
 
 from core.paging import PageRequest
 from core.schemas.content import TextContent
@@ -50,12 +50,15 @@ def send_group_message(
 
 
 @router.post("/{group_id}/messages/stream")
-def send_group_message_streaming(
+async def send_group_message_streaming(
     group_id: GroupIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """Server-sent events: a frame per message as it is produced, then the stop reason, the
     usage and [DONE]. Errors before the first frame are ordinary HTTP errors."""
-    return stream_send(lambda emit: services.group_messages.send(tenant, group_id, body, emit=emit))
+    return await stream_send(
+        lambda emit: services.group_messages.send(tenant, group_id, body, emit=emit),
+        ping_s=services.settings.sse_ping_s,
+    )
 
 
 @router.get("/{group_id}/messages", response_model=list[LettaMessage])
