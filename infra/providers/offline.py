@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from core.llm import ChatMessage, ChatRequest, ChatResponse, Reasoning, ToolCall, Usage
 
@@ -108,7 +108,7 @@ class OfflineModel:
         )
 
     def _call(
-        self, request: ChatRequest, thought: str, tool: str, arguments: dict[str, object]
+        self, request: ChatRequest, thought: str, tool: str, arguments: Mapping[str, object]
     ) -> ChatResponse:
         payload = json.dumps(arguments, sort_keys=True)
         digest = hashlib.sha256(f"{_fingerprint(request)}|{tool}|{payload}".encode()).hexdigest()
