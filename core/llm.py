@@ -181,7 +181,9 @@ def complete_with_deltas(
     client: ModelClient, request: ChatRequest, on_delta: OnDelta | None
 ) -> ChatResponse:
     """Stream through `client` when it can and someone listens; otherwise one answer."""
-    streaming = getattr(client, "complete_streaming", None)
+    streaming: Callable[[ChatRequest, OnDelta], ChatResponse] | None = getattr(
+        client, "complete_streaming", None
+    )
     if on_delta is None or streaming is None:
         return client.complete(request)
     return streaming(request, on_delta)

@@ -12,8 +12,9 @@ length of the history.
 
 from __future__ import annotations
 
+import builtins
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -83,6 +84,8 @@ class DynamoDBStore:
     """Implements core.ports.Store with a boto3 DynamoDB client."""
 
     limits = DYNAMODB_LIMITS
+    # Annotations in this class body say builtins.list: a bare `list` after `def list`
+    # would name the method, not the type.
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -115,7 +118,7 @@ class DynamoDBStore:
         kind: type[R],
         page: PageRequest,
         where: Callable[[R], bool] | None = None,
-    ) -> list[R]:
+    ) -> builtins.list[R]:
         ascending = page.order == "asc"
         start, stop = page.after, page.before
         if page.walks_backwards:
@@ -136,7 +139,8 @@ class DynamoDBStore:
         return list(reversed(taken)) if page.walks_backwards else taken
 
     def count(self, tenant: str, kind: type[Record]) -> int:
-        total, start_key = 0, None
+        total: int = 0
+        start_key: dict[str, Any] | None = None
         while True:
             args: dict[str, Any] = {
                 "TableName": self._table,
@@ -163,7 +167,7 @@ class DynamoDBStore:
         after_seq: int | None = None,
         before_seq: int | None = None,
         newest_first: bool = False,
-    ) -> list[C]:
+    ) -> builtins.list[C]:
         low = child_sk(kind.KIND, (after_seq or 0) + 1)
         high = child_sk(kind.KIND, before_seq - 1) if before_seq is not None else f"{kind.KIND}#~"
         if low > high:
@@ -267,7 +271,8 @@ class DynamoDBStore:
         answer = self._client.get_item(
             TableName=self._table, Key=self._key(tenant, kind, record_id), ConsistentRead=True
         )
-        return answer.get("Item")
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
 
     def _cursor_sk(
         self, tenant: str, kind: type[Record], cursor: str | None, name: str
@@ -277,7 +282,8 @@ class DynamoDBStore:
         item = self._get_item(tenant, kind.KIND, cursor)
         if item is None:
             raise unknown_cursor(name, cursor)
-        return item["GSI1SK"]["S"]
+        sort_key: str = item["GSI1SK"]["S"]
+        return sort_key
 
     def _scan_listing(
         self, tenant: str, kind: str, ascending: bool, start_sk: str | None
@@ -336,7 +342,7 @@ class DynamoDBStore:
         return {"Put": put}
 
 
-def _contended(response: dict[str, Any], changes: Sequence[Change]) -> tuple[str, ...]:
+def _contended(response: Mapping[str, Any], changes: Sequence[Change]) -> tuple[str, ...]:
     """The records whose condition failed: every change for a single write, else those
     TransactWriteItems lists with a ConditionalCheckFailed cancellation reason."""
     reasons = response.get("CancellationReasons")

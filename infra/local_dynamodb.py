@@ -13,7 +13,8 @@ from infra.table_definition import create_table_kwargs
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def start_embedded_dynamodb() -> tuple[Any, str]:

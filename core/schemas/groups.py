@@ -97,7 +97,7 @@ ManagerConfigUpdate = Annotated[
 ]
 
 
-_MANAGER_UPDATE = TypeAdapter(ManagerConfigUpdate)
+_MANAGER_UPDATE: TypeAdapter[ManagerConfigUpdate] = TypeAdapter(ManagerConfigUpdate)
 
 
 def parse_manager_update(data: dict[str, Any], current_type: str) -> BaseModel:

@@ -7,7 +7,7 @@ thing whichever provider produced it, and so the retry wrapper sees `retry_after
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,7 +180,7 @@ def post_sse(
     payload: dict[str, Any],
     headers: dict[str, str],
     timeout_s: float,
-) -> Iterator[SSEEvent]:
+) -> Generator[SSEEvent, None, None]:
     """POST a JSON body and yield the server-sent events of the streamed answer.
 
     A non-2xx status is mapped exactly like `post_json`; a timeout or a dropped connection,

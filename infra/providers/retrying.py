@@ -86,5 +86,5 @@ class RetryingModelClient:
         retry_after = error.retry_after
         if retry_after is not None:
             return max(0.0, float(retry_after))
-        cap = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        cap: float = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
         return cap / 2 + self.rng.uniform(0, cap / 2)

@@ -55,7 +55,7 @@ class ModelRouter:
 
     def _key(self, name: str) -> str | None:
         """A provider key: from settings, else from the provider secret (deployed)."""
-        direct = getattr(self._settings, name)
+        direct: str | None = getattr(self._settings, name)
         if direct or not self._settings.provider_secret_arn:
             return direct
         from aws_lambda_powertools.utilities import parameters
