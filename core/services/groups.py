@@ -9,13 +9,19 @@ from core.errors import BadRequestError, InvalidInputError
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
-from core.ports import Clock, Store
+from core.ports import Clock, Store, StoreLimits
 from core.records import AgentRecord, BlockRecord, GroupRecord
 from core.schemas.groups import Group, GroupCreate, GroupUpdate, parse_manager_update
 from core.services.links import join_group, leave_group, share_block, unshare_block
 
-MAX_MEMBERS = 50
-"""Keeps every membership change inside one atomic write (DynamoDB's 100-item limit)."""
+
+def max_members(limits: StoreLimits) -> int:
+    """Most members a group may have: half of what one atomic write may change (50 on
+    DynamoDB), so creating a group (it and each member) and the usual membership changes
+    (the group, members joining and leaving, the manager, shared blocks) stay one write;
+    a larger change is refused whole by the store (TooManyChangesError)."""
+    return limits.max_changes_per_write // 2
+
 
 _MIN_BUFFER = 4
 _MANAGED_TYPES = ("supervisor", "dynamic", "sleeptime", "voice_sleeptime")
@@ -55,7 +61,7 @@ class GroupService:
         )
         if record.manager_type in ("sleeptime", "voice_sleeptime"):
             record.turns_counter = 0
-        _check_shape(record)
+        _check_shape(record, max_members(self._store.limits))
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.add(record)
         blocks = uow.load_many(BlockRecord, record.shared_block_ids)
@@ -95,7 +101,7 @@ class GroupService:
             manager = parse_manager_update(req.manager_config, record.manager_type)
             for field in manager.model_fields_set - {"manager_type"}:
                 setattr(record, field, getattr(manager, field))
-        _check_shape(record)
+        _check_shape(record, max_members(self._store.limits))
         after = record.agent_ids_with_manager()
         for agent in uow.load_existing(AgentRecord, [a for a in before if a not in after]):
             leave_group(uow, agent, record)
@@ -144,13 +150,13 @@ class GroupService:
         uow.commit()
 
 
-def _check_shape(record: GroupRecord) -> None:
+def _check_shape(record: GroupRecord, most_members: int) -> None:
     """Rules a group must satisfy after create or modify (400 with the rule broken)."""
     duplicates = sorted({a for a in record.agent_ids if record.agent_ids.count(a) > 1})
     if duplicates:
         raise BadRequestError(f"Duplicate agent ids in agent_ids: {', '.join(duplicates)}")
-    if len(record.agent_ids) > MAX_MEMBERS:
-        raise BadRequestError(f"A group has at most {MAX_MEMBERS} members.")
+    if len(record.agent_ids) > most_members:
+        raise BadRequestError(f"A group has at most {most_members} members.")
     if record.manager_type in _MANAGED_TYPES and record.manager_agent_id is None:
         raise BadRequestError(f"A {record.manager_type} group needs a manager_agent_id.")
     if record.manager_agent_id is not None and record.manager_agent_id in record.agent_ids:
