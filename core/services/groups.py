@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core import ids
 from core.errors import BadRequestError, InvalidInputError
+from core.filters import Equals, Filter
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -29,12 +30,20 @@ _MANAGED_TYPES = ("supervisor", "dynamic", "sleeptime", "voice_sleeptime")
 
 @dataclass(frozen=True)
 class GroupFilter:
+    """The list routes' query filters, turned into store filters (`filters`)."""
+
     manager_type: str | None = None
     project_id: str | None = None
 
-    def __call__(self, group: GroupRecord) -> bool:
-        return (self.manager_type is None or group.manager_type == self.manager_type) and (
-            self.project_id is None or group.project_id == self.project_id
+    def filters(self) -> tuple[Filter, ...]:
+        """Every filter asked for; all must hold (an unset one is left out)."""
+        return tuple(
+            Equals(field, value)
+            for field, value in (
+                ("manager_type", self.manager_type),
+                ("project_id", self.project_id),
+            )
+            if value is not None
         )
 
 
@@ -78,7 +87,8 @@ class GroupService:
         return group_to_wire(record)
 
     def list(self, tenant: str, page: PageRequest, where: GroupFilter) -> list[Group]:
-        return [group_to_wire(g) for g in self._store.list(tenant, GroupRecord, page, where)]
+        records = self._store.list(tenant, GroupRecord, page, where.filters())
+        return [group_to_wire(g) for g in records]
 
     def count(self, tenant: str) -> int:
         return self._store.count(tenant, GroupRecord)
