@@ -39,6 +39,16 @@ class PayloadTooLargeError(DomainError):
     """A message too large to store (HTTP 413)."""
 
 
+class RecordTooLargeError(PayloadTooLargeError):
+    """A record larger than the store keeps in one piece (`StoreLimits.max_record_bytes`);
+    the store refuses the whole write before anything is written."""
+
+
+class TooManyChangesError(BadRequestError):
+    """One atomic write would change more records than the store can change at once
+    (`StoreLimits.max_changes_per_write`); nothing is written and the change must be split."""
+
+
 class SendInterruptedError(ConflictError):
     """A send lost its hold on the group part-way; replaying it would repeat what already
     happened, so the edge tells clients not to retry it automatically."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from core.errors import RecordTooLargeError, TooManyChangesError
+from core.filters import Filter, Kept, projection
 from core.llm import ModelTask
 from core.paging import PageRequest
 from core.records import ChildRecord, Record
@@ -37,36 +39,103 @@ Change = Put | Delete
 @dataclass(frozen=True)
 class StoreLimits:
     """What one store can do at once; core sizes its writes and records from these, never
-    from a database's constants."""
+    from a database's constants. Every store enforces them in `write` (`check_write`)."""
 
     max_changes_per_write: int
     """Most records one atomic `write` may change."""
     max_record_bytes: int
-    """Largest stored record (its JSON document plus keys)."""
+    """Largest stored record, as `record_bytes` measures it."""
+
+
+class DuplicateChangeError(ValueError):
+    """Two changes of one write name the same stored record. A bug in the caller, never
+    the client's fault: DynamoDB refuses such a transaction, so every store does."""
+
+
+def record_identity(record: Record) -> tuple[str | int, ...]:
+    """What names a stored record: its kind and id, or for a child its parent and seq
+    (as `get_child` finds it), so two children at one seq are one record."""
+    if isinstance(record, ChildRecord):
+        return (record.PARENT_KIND, record.parent_id, record.KIND, record.seq)
+    return (record.KIND, record.id)
+
+
+def record_bytes(record: Record) -> int:
+    """The size a store gives a record: its JSON document plus the values kept to filter
+    it (core.filters.projection), names included. Keys are left to the store's margin."""
+    return len(record.model_dump_json().encode()) + sum(
+        len(name) + _kept_bytes(value) for name, value in projection(record).items()
+    )
+
+
+def check_write(changes: Sequence[Change], limits: StoreLimits) -> None:
+    """Refuse, before anything is written, a write no store may make: too many changes
+    (TooManyChangesError), two changes to one record (DuplicateChangeError), a record too
+    large (RecordTooLargeError). Both stores call this, so they refuse the same writes."""
+    if len(changes) > limits.max_changes_per_write:
+        raise TooManyChangesError(
+            f"This change touches {len(changes)} records; at most "
+            f"{limits.max_changes_per_write} can change atomically. "
+            "Split it into smaller changes."
+        )
+    seen: set[tuple[str | int, ...]] = set()
+    for change in changes:
+        identity = record_identity(change.record)
+        if identity in seen:
+            raise DuplicateChangeError(
+                f"{change.record.KIND} {change.record.id} is changed twice in one write."
+            )
+        seen.add(identity)
+    for change in changes:
+        if isinstance(change, Put):
+            size = record_bytes(change.record)
+            if size > limits.max_record_bytes:
+                raise RecordTooLargeError(
+                    f"The {change.record.KIND} {change.record.id} would be {size} bytes once "
+                    f"stored; a record holds at most {limits.max_record_bytes}."
+                )
+
+
+def _kept_bytes(value: Kept) -> int:
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode())
+    return 3 + sum(1 + len(item.encode()) for item in value)
 
 
 class Store(Protocol):
     """Tenant-scoped persistence of records.
 
-    `write` is all-or-nothing: if any record's version differs from what the change
-    expects, nothing is written and ConcurrentModificationError is raised.
+    Every implementation passes tests/contract/test_store_contract.py.
     """
 
     limits: StoreLimits
 
-    def get(self, tenant: str, kind: type[R], record_id: str) -> R | None: ...
+    def get(self, tenant: str, kind: type[R], record_id: str) -> R | None:
+        """A record (not a child) by id, strongly consistent; None if it does not exist."""
+        ...
 
-    def get_many(self, tenant: str, kind: type[R], record_ids: Sequence[str]) -> dict[str, R]: ...
+    def get_many(self, tenant: str, kind: type[R], record_ids: Sequence[str]) -> dict[str, R]:
+        """The records that exist among `record_ids`, by id, strongly consistent."""
+        ...
 
     def list(
         self,
         tenant: str,
         kind: type[R],
         page: PageRequest,
-        where: Callable[[R], bool] | None = None,
-    ) -> list[R]: ...
+        filters: Sequence[Filter] = (),
+    ) -> list[R]:
+        """One page of a kind's records in creation order (core.paging's cursor rules),
+        keeping those that pass every filter (core.filters; the store applies them where
+        the data is). Cursors are ids of records of the kind, filtered out or not; an
+        unknown one is a BadRequestError. A filter the kind does not declare: ValueError."""
+        ...
 
-    def count(self, tenant: str, kind: type[Record]) -> int: ...
+    def count(self, tenant: str, kind: type[Record]) -> int:
+        """How many records of a kind the tenant has."""
+        ...
 
     def children(
         self,
@@ -93,7 +162,12 @@ class Store(Protocol):
         and other ids a client hands back, never for state a write just made."""
         ...
 
-    def write(self, tenant: str, changes: Sequence[Change]) -> None: ...
+    def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        """Apply every change or none. A change whose record's version is not the one it
+        expects (or a create of a record that exists) fails the whole write with
+        ConcurrentModificationError naming those records ("<kind> <id>"); a write
+        `check_write` refuses fails with its error. Writing no changes does nothing."""
+        ...
 
 
 class Clock(Protocol):

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from core.filters import ContainsText, Equals, Filterable, HasAll, HasAny, IsTrue
 from core.schemas.blocks import BlockBody
 from core.schemas.groups import Group
 
@@ -27,6 +28,9 @@ class Record(BaseModel):
     """Common envelope: id, timestamps and the version optimistic writes compare."""
 
     KIND: ClassVar[str]
+    FILTERABLE: ClassVar[Filterable] = {}
+    """Fields `Store.list` can filter this kind by, and with which filters (core.filters);
+    a store keeps exactly these beside the record when it writes it."""
 
     id: str
     created_at: datetime
@@ -35,9 +39,26 @@ class Record(BaseModel):
     expires_at: datetime | None = None
     """When set, the store may delete the record after this time (DynamoDB TTL)."""
 
+    def filterable_value(self, field: str) -> object:
+        """The value filters on `field` test; a kind that keeps a filterable field
+        somewhere else than an attribute of that name overrides this."""
+        return getattr(self, field, None)
+
+
+_TAGS = (HasAny, HasAll)
+
 
 class BlockRecord(Record, BlockBody):
     KIND: ClassVar[str] = "block"
+    FILTERABLE: ClassVar[Filterable] = {
+        "label": (Equals, ContainsText),
+        "value": (ContainsText,),
+        "description": (ContainsText,),
+        "template_name": (Equals,),
+        "project_id": (Equals,),
+        "is_template": (IsTrue,),
+        "tags": _TAGS,
+    }
 
     value: str
     agent_ids: list[str] = Field(default_factory=list)
@@ -48,6 +69,18 @@ class AgentRecord(Record):
     """An agent's own settings; blocks and groups are referenced by id."""
 
     KIND: ClassVar[str] = "agent"
+    FILTERABLE: ClassVar[Filterable] = {
+        "name": (Equals, ContainsText),
+        "tags": _TAGS,
+        "project_id": (Equals,),
+        "template_id": (Equals,),
+        "base_template_id": (Equals,),
+        "last_stop_reason": (Equals,),
+        "identity_ids": _TAGS,
+    }
+    _ECHOED_FILTERABLE: ClassVar[frozenset[str]] = frozenset(
+        {"project_id", "template_id", "base_template_id", "last_stop_reason", "identity_ids"}
+    )
 
     name: str
     system: str
@@ -77,11 +110,18 @@ class AgentRecord(Record):
     # Fields stored only to be echoed back: they change nothing in this service yet.
     echoed: dict[str, Any] = Field(default_factory=dict)
 
+    def filterable_value(self, field: str) -> object:
+        """Echoed fields (project, template, identities...) live in `echoed`."""
+        if field in self._ECHOED_FILTERABLE:
+            return self.echoed.get(field)
+        return super().filterable_value(field)
+
 
 class GroupRecord(Record, Group):
     """A group is stored as it is shown, plus the record envelope and its send state."""
 
     KIND: ClassVar[str] = "group"
+    FILTERABLE: ClassVar[Filterable] = {"manager_type": (Equals,), "project_id": (Equals,)}
 
     # Transcript: children numbered from 1; a reset moves `transcript_start_seq` past them.
     next_transcript_seq: int = 1

@@ -3,7 +3,11 @@
 Item layout:
   record   PK=T#<tenant>#<kind>#<id>  SK=#       GSI1PK=T#<tenant>#<kind>  GSI1SK=<created>#<id>
   child    PK=<parent's PK>  SK=<kind>#<seq, 12 digits>  GSI1PK=T#<tenant>#<kind>#<id>  GSI1SK=#
-The record itself is the JSON document in `doc`; `version` backs optimistic writes. GSI1
+The record itself is the JSON document in `doc`; `version` backs optimistic writes; the
+values its kind declares filterable (core.filters.projection: `f_<field>`, and
+`f_<field>_lc` lower-cased for text search) sit beside it as top-level attributes, so list
+filters run as a FilterExpression inside DynamoDB. Records written before those attributes
+existed lack them and match no filter. GSI1
 lists one kind of record per tenant in creation order, which is what every list route pages,
 and finds a child (a message) by its id alone, which is what message cursors need. Children
 sit in their parent's partition in order, so reading the newest N is one query whatever the
@@ -14,14 +18,25 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from core.errors import ConcurrentModificationError
-from core.paging import PageRequest, unknown_cursor
-from core.ports import Change, Delete, Put, StoreLimits
+from core.filters import (
+    ContainsText,
+    Equals,
+    Filter,
+    HasAll,
+    HasAny,
+    IsTrue,
+    Kept,
+    check_filters,
+    projection,
+)
+from core.paging import CursorWindow, PageRequest, cursor_window, unknown_cursor
+from core.ports import Change, Delete, Put, StoreLimits, check_write
 from core.records import ChildRecord, Record
 
 R = TypeVar("R", bound=Record)
@@ -77,7 +92,8 @@ class SerializedClient:
 
 
 DYNAMODB_LIMITS = StoreLimits(max_changes_per_write=100, max_record_bytes=400_000)
-"""TransactWriteItems takes 100 items; an item holds at most 400 KB."""
+"""TransactWriteItems takes 100 items; an item holds at most 400 KiB (409,600 bytes), which
+leaves 9,600 bytes for keys and attribute names beyond what core.ports.record_bytes counts."""
 
 
 class DynamoDBStore:
@@ -87,9 +103,12 @@ class DynamoDBStore:
     # Annotations in this class body say builtins.list: a bare `list` after `def list`
     # would name the method, not the type.
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, *, query_page: int = _QUERY_PAGE) -> None:
+        """`query_page` is how many index entries one filtered list query reads at most
+        (DynamoDB's Limit counts entries before the filter); tests make it small."""
         self._client = client
         self._table = table_name
+        self._query_page = query_page
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -117,26 +136,16 @@ class DynamoDBStore:
         tenant: str,
         kind: type[R],
         page: PageRequest,
-        where: Callable[[R], bool] | None = None,
+        filters: Sequence[Filter] = (),
     ) -> builtins.list[R]:
-        ascending = page.order == "asc"
-        start, stop = page.after, page.before
-        if page.walks_backwards:
-            ascending, start, stop = not ascending, page.before, None
-        start_name = "before" if page.walks_backwards else "after"
-        start_sk = self._cursor_sk(tenant, kind, start, start_name)
-        stop_sk = self._cursor_sk(tenant, kind, stop, "before")
-        taken: list[R] = []
-        for item in self._scan_listing(tenant, kind.KIND, ascending, start_sk):
-            sk = item["GSI1SK"]["S"]
-            if stop_sk is not None and (sk >= stop_sk if ascending else sk <= stop_sk):
-                break
-            record = kind.model_validate_json(item["doc"]["S"])
-            if where is None or where(record):
-                taken.append(record)
-                if len(taken) >= page.limit:
-                    break
-        return list(reversed(taken)) if page.walks_backwards else taken
+        check_filters(kind, filters)
+        window = cursor_window(
+            page, lambda cursor, name: self._cursor_sk(tenant, kind, cursor, name)
+        )
+        if window.is_empty:
+            return []
+        items = self._read_listing(tenant, kind.KIND, window, filters)
+        return window.take(kind.model_validate_json(item["doc"]["S"]) for item in items)
 
     def count(self, tenant: str, kind: type[Record]) -> int:
         total: int = 0
@@ -222,6 +231,9 @@ class DynamoDBStore:
     # -- writes --------------------------------------------------------------------------
 
     def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        check_write(changes, self.limits)
+        if not changes:
+            return
         operations = [self._operation(tenant, change) for change in changes]
         try:
             if len(operations) == 1:
@@ -274,39 +286,58 @@ class DynamoDBStore:
         item: dict[str, Any] | None = answer.get("Item")
         return item
 
-    def _cursor_sk(
-        self, tenant: str, kind: type[Record], cursor: str | None, name: str
-    ) -> str | None:
-        if cursor is None:
-            return None
+    def _cursor_sk(self, tenant: str, kind: type[Record], cursor: str, name: str) -> str:
         item = self._get_item(tenant, kind.KIND, cursor)
         if item is None:
             raise unknown_cursor(name, cursor)
         sort_key: str = item["GSI1SK"]["S"]
         return sort_key
 
-    def _scan_listing(
-        self, tenant: str, kind: str, ascending: bool, start_sk: str | None
+    def _read_listing(
+        self, tenant: str, kind: str, window: CursorWindow[str], filters: Sequence[Filter]
     ) -> Iterator[dict[str, Any]]:
+        """Index entries of one kind strictly inside the window, in its direction, that
+        pass the filters, page by page until the caller stops reading.
+
+        Both bounds go in the key condition (BETWEEN includes them, so they are skipped
+        here): with a filter, entries past a bound would otherwise be read and dropped
+        unseen. DynamoDB's Limit counts entries before the filter, so a page can hold
+        fewer matches than asked, or none, and reading goes on until the caller has its
+        `limit` or the index ends."""
         condition = "GSI1PK = :pk"
         values: dict[str, Any] = {":pk": {"S": listing_pk(tenant, kind)}}
-        if start_sk is not None:
-            condition += " AND GSI1SK > :start" if ascending else " AND GSI1SK < :start"
-            values[":start"] = {"S": start_sk}
+        low, high = window.low, window.high
+        if low is not None and high is not None:
+            condition += " AND GSI1SK BETWEEN :low AND :high"
+            values[":low"], values[":high"] = {"S": low}, {"S": high}
+        elif low is not None:
+            condition += " AND GSI1SK > :low"
+            values[":low"] = {"S": low}
+        elif high is not None:
+            condition += " AND GSI1SK < :high"
+            values[":high"] = {"S": high}
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": not window.descending,
+            # Unfiltered, the page is exactly what the caller keeps (and the two bounds).
+            "Limit": max(window.limit, self._query_page) if filters else window.limit + 2,
+        }
+        if filters:
+            expression, names, filter_values = filter_expression(filters)
+            args["FilterExpression"] = expression
+            args["ExpressionAttributeNames"] = names
+            values.update(filter_values)
+        args["ExpressionAttributeValues"] = values
         start_key = None
         while True:
-            args: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": GSI1,
-                "KeyConditionExpression": condition,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": ascending,
-                "Limit": _QUERY_PAGE,
-            }
             if start_key:
                 args["ExclusiveStartKey"] = start_key
             answer = self._client.query(**args)
-            yield from answer.get("Items", [])
+            for item in answer.get("Items", []):
+                if item["GSI1SK"]["S"] not in (low, high):
+                    yield item
             start_key = answer.get("LastEvaluatedKey")
             if not start_key:
                 return
@@ -329,6 +360,7 @@ class DynamoDBStore:
             "kind": {"S": record.KIND},
             "version": {"N": str(record.version)},
             "doc": {"S": record.model_dump_json()},
+            **{name: _attribute_value(value) for name, value in projection(record).items()},
         }
         if record.expires_at is not None:
             # DynamoDB's TTL deletes the item some time after this epoch second.
@@ -355,3 +387,50 @@ def _contended(response: Mapping[str, Any], changes: Sequence[Change]) -> tuple[
             if reason.get("Code") == "ConditionalCheckFailed"
         ]
     return tuple(f"{c.record.KIND} {c.record.id}" for c in picked)
+
+
+def filter_expression(
+    filters: Sequence[Filter],
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A FilterExpression (with its names and values) that keeps exactly the items whose
+    kept values pass every filter, as core.filters' `test` methods decide in Python."""
+    clauses: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def value(raw: Any) -> str:
+        placeholder = f":f{len(values)}"
+        values[placeholder] = raw
+        return placeholder
+
+    for index, condition in enumerate(filters):
+        name = f"#f{index}"
+        names[name] = condition.attribute
+        if isinstance(condition, Equals):
+            clauses.append(f"{name} = {value({'S': condition.value})}")
+        elif isinstance(condition, ContainsText):
+            needle = condition.needle.lower()
+            # Every string contains the empty one; DynamoDB refuses it as an operand.
+            clauses.append(
+                f"contains({name}, {value({'S': needle})})"
+                if needle
+                else f"attribute_type({name}, {value({'S': 'S'})})"
+            )
+        elif isinstance(condition, HasAny | HasAll):
+            # contains() on a string would test a substring: insist on a list.
+            joiner = " OR " if isinstance(condition, HasAny) else " AND "
+            tests = joiner.join(f"contains({name}, {value({'S': v})})" for v in condition.values)
+            clauses.append(f"(attribute_type({name}, {value({'S': 'L'})}) AND ({tests}))")
+        elif isinstance(condition, IsTrue):
+            clauses.append(f"{name} = {value({'BOOL': True})}")
+        else:  # pragma: no cover - a new filter kind must be taught to this adapter
+            raise TypeError(f"No DynamoDB expression for {condition!r}")
+    return " AND ".join(clauses), names, values
+
+
+def _attribute_value(value: Kept) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    return {"L": [{"S": item} for item in value]}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import ConcurrentModificationError
+from core.filters import Filter, check_filters, matches
 from core.paging import PageRequest, paginate
-from core.ports import Change, Delete, Put, StoreLimits
+from core.ports import Change, Put, StoreLimits, check_write, record_identity
 from core.records import ChildRecord, Record
+from infra.dynamodb_store import DYNAMODB_LIMITS
 
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=ChildRecord)
@@ -27,14 +30,20 @@ class FakeClock:
 
 
 class InMemoryStore:
-    limits = StoreLimits(max_changes_per_write=100, max_record_bytes=400_000)
+    """core.ports.Store in a dict, answering as DynamoDBStore does (the contract suite in
+    tests/contract holds both to it): records keyed as DynamoDB keys them (a child by its
+    parent and seq), filters judged on the same projection, the same limits refused."""
 
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str, str], str] = {}
+    def __init__(self, limits: StoreLimits = DYNAMODB_LIMITS) -> None:
+        self.limits = limits
+        self.items: dict[tuple[str, tuple[str | int, ...]], str] = {}
+        """(tenant, core.ports.record_identity) -> the record's JSON."""
         self.writes = 0
 
     def get(self, tenant: str, kind: type[R], record_id: str) -> R | None:
-        doc = self.records.get((tenant, kind.KIND, record_id))
+        if issubclass(kind, ChildRecord):
+            return None  # children are read by parent (get_child) or index (find_child)
+        doc = self.items.get((tenant, (kind.KIND, record_id)))
         return kind.model_validate_json(doc) if doc else None
 
     def get_many(self, tenant: str, kind: type[R], record_ids: Sequence[str]) -> dict[str, R]:
@@ -46,15 +55,12 @@ class InMemoryStore:
         tenant: str,
         kind: type[R],
         page: PageRequest,
-        where: Callable[[R], bool] | None = None,
+        filters: Sequence[Filter] = (),
     ) -> list[R]:
-        records = [
-            kind.model_validate_json(doc)
-            for (t, k, _), doc in self.records.items()
-            if t == tenant and k == kind.KIND
-        ]
+        check_filters(kind, filters)
+        records = [r for r in self._all(tenant, kind) if not isinstance(r, ChildRecord)]
         records.sort(key=lambda r: (r.created_at, r.id))
-        return paginate(records, page, lambda r: r.id, where)
+        return paginate(records, page, lambda r: r.id, lambda r: matches(r, filters))
 
     def children(
         self,
@@ -69,46 +75,64 @@ class InMemoryStore:
     ) -> list[C]:
         found = [
             r
-            for r in (
-                kind.model_validate_json(doc)
-                for (t, k, _), doc in self.records.items()
-                if t == tenant and k == kind.KIND
-            )
+            for r in self._all(tenant, kind)
             if r.parent_id == parent_id
             and (after_seq is None or r.seq > after_seq)
             and (before_seq is None or r.seq < before_seq)
         ]
         found.sort(key=lambda r: r.seq, reverse=newest_first)
-        return found[:limit]
+        return found[: max(limit, 0)]
 
     def get_child(self, tenant: str, kind: type[C], parent_id: str, seq: int) -> C | None:
-        found = self.children(tenant, kind, parent_id, limit=1, after_seq=seq - 1)
-        return found[0] if found and found[0].seq == seq else None
+        doc = self.items.get((tenant, (kind.PARENT_KIND, parent_id, kind.KIND, seq)))
+        return kind.model_validate_json(doc) if doc else None
 
     def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
-        return self.get(tenant, kind, child_id)
+        return next((r for r in self._all(tenant, kind) if r.id == child_id), None)
 
     def count(self, tenant: str, kind: type[Record]) -> int:
-        return sum(1 for (t, k, _) in self.records if t == tenant and k == kind.KIND)
+        return sum(
+            1
+            for t, identity in self.items
+            if t == tenant and len(identity) == 2 and identity[0] == kind.KIND
+        )
 
     def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        check_write(changes, self.limits)
+        failed = [change for change in changes if not self._holds(tenant, change)]
+        if failed:
+            raise ConcurrentModificationError(
+                "A record changed while this request was writing it.",
+                tuple(f"{c.record.KIND} {c.record.id}" for c in failed),
+            )
         for change in changes:
-            kind, record_id = change.record.KIND, change.record.id
-            current = self.get(tenant, type(change.record), record_id)
-            expected = change.expected_version
-            if (expected is None and current is not None) or (
-                expected is not None and (current is None or current.version != expected)
-            ):
-                raise ConcurrentModificationError(
-                    f"{kind} {record_id} changed", (f"{kind} {record_id}",)
-                )
-        for change in changes:
+            key = (tenant, record_identity(change.record))
             if isinstance(change, Put):
-                key = (tenant, change.record.KIND, change.record.id)
-                self.records[key] = change.record.model_dump_json()
-            elif isinstance(change, Delete):
-                self.records.pop((tenant, change.record.KIND, change.record.id), None)
-        self.writes += 1
+                self.items[key] = change.record.model_dump_json()
+            else:
+                self.items.pop(key, None)
+        if changes:
+            self.writes += 1
+
+    def _holds(self, tenant: str, change: Change) -> bool:
+        """Whether the change's condition holds: absent for a create, else the version."""
+        doc = self.items.get((tenant, record_identity(change.record)))
+        if isinstance(change, Put) and change.expected_version is None:
+            return doc is None
+        return doc is not None and json.loads(doc)["version"] == change.expected_version
+
+    def _all(self, tenant: str, kind: type[R]) -> list[R]:
+        """Every stored record of one kind (children included) in the tenant."""
+        return [
+            kind.model_validate_json(doc)
+            for (t, identity), doc in self.items.items()
+            if t == tenant and _kind_of(identity) == kind.KIND
+        ]
+
+
+def _kind_of(identity: tuple[str | int, ...]) -> str | int:
+    """The kind in a record_identity: (kind, id) or (parent kind, parent, kind, seq)."""
+    return identity[0] if len(identity) == 2 else identity[2]
 
 
 class ScriptedModel:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from core.errors import BadRequestError, NotFoundError
+from core.errors import NotFoundError
 from core.ports import Change, Clock, Delete, Put, Store
 from core.records import Record
 
@@ -96,11 +96,7 @@ class UnitOfWork:
             record.updated_at = now
             changes.append(Put(record, expected))
         changes.extend(Delete(r, self._versions[key]) for key, r in self._removed.items())
-        limit = self._store.limits.max_changes_per_write
-        if len(changes) > limit:
-            raise BadRequestError(
-                f"This change touches {len(changes)} records; at most {limit} "
-                "can change atomically. Split it into smaller changes."
-            )
+        # The store refuses a write over its limits (StoreLimits) before writing anything:
+        # more changes than it can make atomically is a TooManyChangesError (HTTP 400).
         if changes:
             self._store.write(self._tenant, changes)

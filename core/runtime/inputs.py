@@ -5,13 +5,16 @@ from __future__ import annotations
 from core import ids
 from core.errors import InvalidInputError, PayloadTooLargeError
 from core.model_handles import PROVIDERS, parse_handle
-from core.ports import Clock
+from core.ports import Clock, StoreLimits
 from core.records import MessageRecord
 from core.schemas.content import ImageContent, TextContent
 from core.schemas.messages import MessageCreate
 
-MAX_MESSAGE_BYTES = 300_000
-"""A stored message must fit one DynamoDB item (400 KB) with room for its keys."""
+
+def max_message_bytes(limits: StoreLimits) -> int:
+    """Largest input message: three quarters of a stored record (300 KB on DynamoDB), the
+    rest left for what the turn adds to the stored message (ids, run and step tags)."""
+    return limits.max_record_bytes * 3 // 4
 
 
 def input_records(
@@ -19,11 +22,14 @@ def input_records(
     model_handle: str,
     clock: Clock,
     *,
+    limits: StoreLimits,
     loc_prefix: tuple[str | int, ...] = ("body", "messages"),
     group_id: str | None = None,
 ) -> list[MessageRecord]:
     """Unsaved records for the caller's messages; a content part the model cannot take is a
-    422 that names it, never silently dropped."""
+    422 that names it, never silently dropped. A message too big for the store (`limits`)
+    is a 413."""
+    max_bytes = max_message_bytes(limits)
     provider = PROVIDERS[parse_handle(model_handle, ("body", "override_model"))[0]]
     records = []
     for index, message in enumerate(messages):
@@ -45,10 +51,10 @@ def input_records(
         )
     for index, record in enumerate(records):
         size = len(record.model_dump_json())
-        if size > MAX_MESSAGE_BYTES:
+        if size > max_bytes:
             raise PayloadTooLargeError(
                 f"Message {index} is {size} bytes once stored; the limit is "
-                f"{MAX_MESSAGE_BYTES}. Send large content in smaller parts."
+                f"{max_bytes}. Send large content in smaller parts."
             )
     return records
 

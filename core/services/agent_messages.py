@@ -73,7 +73,9 @@ class AgentMessageService:
                     f"message {agent.pending_approval_id}; send an approval first."
                 )
             creates = [m for m in items if isinstance(m, MessageCreate)]
-            prelude = input_records(creates, req.override_model or agent.model, self._clock)
+            prelude = input_records(
+                creates, req.override_model or agent.model, self._clock, limits=self._store.limits
+            )
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
         rendering = render_options(req)
         if emit is not None:

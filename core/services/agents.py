@@ -7,6 +7,7 @@ from typing import Any
 
 from core import ids
 from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.filters import ContainsText, Equals, Filter, HasAll, HasAny, matches
 from core.model_handles import llm_config_for
 from core.paging import PageRequest, paginate
 from core.persistence.retry import retry_on_conflict
@@ -57,6 +58,9 @@ _NOT_NULLABLE = ("name", "system", "model", "agent_type")
 
 @dataclass(frozen=True)
 class AgentFilter:
+    """The list route's query filters, turned into store filters (`filters`) so the
+    store applies them where the agents are."""
+
     name: str | None = None
     tags: tuple[str, ...] = ()
     match_all_tags: bool = False
@@ -67,23 +71,24 @@ class AgentFilter:
     identity_id: str | None = None
     last_stop_reason: str | None = None
 
-    def __call__(self, agent: AgentRecord) -> bool:
-        echoed = agent.echoed
-        checks = [
-            self.name is None or agent.name == self.name,
-            self.query_text is None or self.query_text.lower() in agent.name.lower(),
-            self.project_id is None or echoed.get("project_id") == self.project_id,
-            self.template_id is None or echoed.get("template_id") == self.template_id,
-            self.base_template_id is None
-            or echoed.get("base_template_id") == self.base_template_id,
-            self.identity_id is None or self.identity_id in (echoed.get("identity_ids") or []),
-            self.last_stop_reason is None
-            or echoed.get("last_stop_reason") == self.last_stop_reason,
-        ]
+    def filters(self) -> tuple[Filter, ...]:
+        """Every filter asked for; all must hold (an unset one is left out)."""
+        found: list[Filter] = []
+        if self.name is not None:
+            found.append(Equals("name", self.name))
+        if self.query_text is not None:
+            found.append(ContainsText("name", self.query_text))
+        for field in ("project_id", "template_id", "base_template_id", "last_stop_reason"):
+            value = getattr(self, field)
+            if value is not None:
+                found.append(Equals(field, value))
+        if self.identity_id is not None:
+            found.append(HasAny("identity_ids", (self.identity_id,)))
         if self.tags:
-            found = [tag in agent.tags for tag in self.tags]
-            checks.append(all(found) if self.match_all_tags else any(found))
-        return all(checks)
+            found.append(
+                HasAll("tags", self.tags) if self.match_all_tags else HasAny("tags", self.tags)
+            )
+        return tuple(found)
 
 
 class AgentService:
@@ -167,7 +172,7 @@ class AgentService:
         return self._render(uow, uow.load(AgentRecord, agent_id))
 
     def list(self, tenant: str, page: PageRequest, where: AgentFilter) -> list[AgentState]:
-        records = self._store.list(tenant, AgentRecord, page, where)
+        records = self._store.list(tenant, AgentRecord, page, where.filters())
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.load_existing(BlockRecord, [b for r in records for b in r.block_ids])
         uow.load_existing(GroupRecord, [g for r in records for g in r.managed_group_ids])
@@ -266,8 +271,10 @@ class AgentService:
         groups = sorted(
             uow.load_existing(GroupRecord, group_ids), key=lambda g: (g.created_at, g.id)
         )
-        where = GroupFilter(manager_type=manager_type)
-        return [group_to_wire(g) for g in paginate(groups, page, lambda g: g.id, where)]
+        # A bounded list held on the agent: filtered here, paged as every list is.
+        filters = GroupFilter(manager_type=manager_type).filters()
+        page_of = paginate(groups, page, lambda g: g.id, lambda g: matches(g, filters))
+        return [group_to_wire(g) for g in page_of]
 
     # -- helpers -------------------------------------------------------------------------
 

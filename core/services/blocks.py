@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core import ids
 from core.errors import BadRequestError, InvalidInputError, NotFoundError
+from core.filters import ContainsText, Equals, Filter, HasAll, HasAny, IsTrue
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -19,6 +20,9 @@ _NOT_NULLABLE = ("value", "limit", "is_template", "read_only", "label")
 
 @dataclass(frozen=True)
 class BlockFilter:
+    """The list route's query filters, turned into store filters (`filters`); the
+    searches ignore case."""
+
     label: str | None = None
     templates_only: bool = False
     name: str | None = None
@@ -29,29 +33,29 @@ class BlockFilter:
     value_search: str | None = None
     description_search: str | None = None
 
-    def __call__(self, block: BlockRecord) -> bool:
-        checks = [
-            self.label is None or block.label == self.label,
-            not self.templates_only or block.is_template,
-            self.name is None or block.template_name == self.name,
-            self.project_id is None or block.project_id == self.project_id,
-            _contains(block.label, self.label_search),
-            _contains(block.value, self.value_search),
-            _contains(block.description, self.description_search),
-            _tags_match(block.tags or [], self.tags, self.match_all_tags),
-        ]
-        return all(checks)
-
-
-def _contains(text: str | None, needle: str | None) -> bool:
-    return needle is None or (text is not None and needle.lower() in text.lower())
-
-
-def _tags_match(have: list[str], wanted: tuple[str, ...], match_all: bool) -> bool:
-    if not wanted:
-        return True
-    hits = [tag in have for tag in wanted]
-    return all(hits) if match_all else any(hits)
+    def filters(self) -> tuple[Filter, ...]:
+        """Every filter asked for; all must hold (an unset one is left out)."""
+        found: list[Filter] = []
+        if self.label is not None:
+            found.append(Equals("label", self.label))
+        if self.templates_only:
+            found.append(IsTrue("is_template"))
+        if self.name is not None:
+            found.append(Equals("template_name", self.name))
+        if self.project_id is not None:
+            found.append(Equals("project_id", self.project_id))
+        for field, needle in (
+            ("label", self.label_search),
+            ("value", self.value_search),
+            ("description", self.description_search),
+        ):
+            if needle is not None:
+                found.append(ContainsText(field, needle))
+        if self.tags:
+            found.append(
+                HasAll("tags", self.tags) if self.match_all_tags else HasAny("tags", self.tags)
+            )
+        return tuple(found)
 
 
 def block_to_wire(record: BlockRecord) -> Block:
@@ -82,7 +86,7 @@ class BlockService:
         return block_to_wire(record)
 
     def list(self, tenant: str, page: PageRequest, where: BlockFilter) -> list[Block]:
-        records = self._store.list(tenant, BlockRecord, page, where)
+        records = self._store.list(tenant, BlockRecord, page, where.filters())
         return [block_to_wire(r) for r in records]
 
     @retry_on_conflict("the block")

@@ -123,7 +123,9 @@ class GroupMessageService:
         handles = list(dict.fromkeys(req.override_model or a.model for a in agents))
         records: list[MessageRecord] = []
         for handle in handles:
-            records = input_records(creates, handle, self._clock, group_id=group_id)
+            records = input_records(
+                creates, handle, self._clock, limits=self._store.limits, group_id=group_id
+            )
         return records
 
     def list(

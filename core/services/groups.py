@@ -6,27 +6,41 @@ from dataclasses import dataclass
 
 from core import ids
 from core.errors import BadRequestError, InvalidInputError
+from core.filters import Equals, Filter
 from core.groups.registry import pattern_for
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
-from core.ports import Clock, Store
+from core.ports import Clock, Store, StoreLimits
 from core.records import AgentRecord, BlockRecord, GroupRecord
 from core.schemas.groups import Group, GroupCreate, GroupUpdate, parse_manager_update
 from core.services.links import join_group, leave_group, share_block, unshare_block
 
-MAX_MEMBERS = 50
-"""Keeps every membership change inside one atomic write (DynamoDB's 100-item limit)."""
+
+def max_members(limits: StoreLimits) -> int:
+    """Most members a group may have: half of what one atomic write may change (50 on
+    DynamoDB), so creating a group (it and each member) and the usual membership changes
+    (the group, members joining and leaving, the manager, shared blocks) stay one write;
+    a larger change is refused whole by the store (TooManyChangesError)."""
+    return limits.max_changes_per_write // 2
 
 
 @dataclass(frozen=True)
 class GroupFilter:
+    """The list routes' query filters, turned into store filters (`filters`)."""
+
     manager_type: str | None = None
     project_id: str | None = None
 
-    def __call__(self, group: GroupRecord) -> bool:
-        return (self.manager_type is None or group.manager_type == self.manager_type) and (
-            self.project_id is None or group.project_id == self.project_id
+    def filters(self) -> tuple[Filter, ...]:
+        """Every filter asked for; all must hold (an unset one is left out)."""
+        return tuple(
+            Equals(field, value)
+            for field, value in (
+                ("manager_type", self.manager_type),
+                ("project_id", self.project_id),
+            )
+            if value is not None
         )
 
 
@@ -51,7 +65,7 @@ class GroupService:
             hidden=req.hidden,
             **manager,
         )
-        _check_shape(record)
+        _check_shape(record, max_members(self._store.limits))
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.add(record)
         blocks = uow.load_many(BlockRecord, record.shared_block_ids)
@@ -68,7 +82,8 @@ class GroupService:
         return group_to_wire(record)
 
     def list(self, tenant: str, page: PageRequest, where: GroupFilter) -> list[Group]:
-        return [group_to_wire(g) for g in self._store.list(tenant, GroupRecord, page, where)]
+        records = self._store.list(tenant, GroupRecord, page, where.filters())
+        return [group_to_wire(g) for g in records]
 
     def count(self, tenant: str) -> int:
         return self._store.count(tenant, GroupRecord)
@@ -91,7 +106,7 @@ class GroupService:
             manager = parse_manager_update(req.manager_config, record.manager_type)
             for field in manager.model_fields_set - {"manager_type"}:
                 setattr(record, field, getattr(manager, field))
-        _check_shape(record)
+        _check_shape(record, max_members(self._store.limits))
         after = record.agent_ids_with_manager()
         for agent in uow.load_existing(AgentRecord, [a for a in before if a not in after]):
             leave_group(uow, agent, record)
@@ -140,14 +155,14 @@ class GroupService:
         uow.commit()
 
 
-def _check_shape(record: GroupRecord) -> None:
+def _check_shape(record: GroupRecord, most_members: int) -> None:
     """Rules a group must satisfy after create or modify (400 with the rule broken): the
     membership rules of every group, then its pattern's own."""
     duplicates = sorted({a for a in record.agent_ids if record.agent_ids.count(a) > 1})
     if duplicates:
         raise BadRequestError(f"Duplicate agent ids in agent_ids: {', '.join(duplicates)}")
-    if len(record.agent_ids) > MAX_MEMBERS:
-        raise BadRequestError(f"A group has at most {MAX_MEMBERS} members.")
+    if len(record.agent_ids) > most_members:
+        raise BadRequestError(f"A group has at most {most_members} members.")
     if record.manager_agent_id is not None and record.manager_agent_id in record.agent_ids:
         raise BadRequestError(
             f"The manager {record.manager_agent_id} cannot also be a member of the group."

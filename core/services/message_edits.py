@@ -80,8 +80,8 @@ class MessageEdit:
             _edit(own, message_type, text)
             uow.touch(own)
         uow.commit()
-        rendered = [m for m in render([entry], RenderOptions()) if m.message_type == message_type]
-        return rendered[0]
+        shown = render([entry], RenderOptions())
+        return next(m for m in shown if getattr(m, "message_type", None) == message_type)
 
     def _current(self, tenant: str, kind: type[C], message_id: str) -> C | None:
         """The message as stored now: the id index says where it is (eventually

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from core.paging import PageRequest, unknown_cursor
+from core.paging import PageRequest, cursor_window, unknown_cursor
 from core.ports import Store
 from core.records import ChildRecord
 
@@ -21,24 +21,22 @@ def page_of_children(
 ) -> list[C]:
     """One page in the requested order; cursors are ids of records of this parent. Records
     before `first_seq` (a reset transcript) are not part of the list."""
-    after = _seq_of(store, tenant, kind, parent_id, page.after, "after", first_seq)
-    before = _seq_of(store, tenant, kind, parent_id, page.before, "before", first_seq)
-    # Translate "after/before in the requested order" into seq bounds.
-    low, high = (after, before) if page.order == "asc" else (before, after)
-    low = max(low or 0, first_seq - 1) or None
-    read_backwards = (page.order == "desc") != page.walks_backwards
+    window = cursor_window(
+        page,
+        lambda cursor, name: _seq_of(store, tenant, kind, parent_id, cursor, name, first_seq),
+    ).within(first_seq - 1, None)
+    if window.is_empty:
+        return []
     records = store.children(
         tenant,
         kind,
         parent_id,
-        limit=page.limit,
-        after_seq=low,
-        before_seq=high,
-        newest_first=read_backwards,
+        limit=window.limit,
+        after_seq=window.low,
+        before_seq=window.high,
+        newest_first=window.descending,
     )
-    if page.walks_backwards:
-        records.reverse()
-    return records
+    return window.take(records)
 
 
 def _seq_of(
@@ -46,12 +44,10 @@ def _seq_of(
     tenant: str,
     kind: type[C],
     parent_id: str,
-    cursor: str | None,
+    cursor: str,
     name: str,
     first_seq: int,
-) -> int | None:
-    if cursor is None:
-        return None
+) -> int:
     record = store.find_child(tenant, kind, cursor)
     if record is None or record.parent_id != parent_id or record.seq < first_seq:
         raise unknown_cursor(name, cursor)

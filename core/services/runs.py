@@ -20,7 +20,7 @@ from typing import Any, Protocol, get_args
 from core import ids
 from core.errors import NotFoundError
 from core.llm import ModelTask
-from core.paging import PageRequest, unknown_cursor
+from core.paging import PageRequest, cursor_window, unknown_cursor
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, RunLauncher, Store
@@ -314,27 +314,17 @@ class RunService:
 
     def _page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
         """One page of the run's messages, cursors read in the requested order."""
-        after = self._cursor_seq(tenant, run, page.after, "after")
-        before = self._cursor_seq(tenant, run, page.before, "before")
-        window = self._window(run)
-        if window is None:
+        cursors = cursor_window(
+            page, lambda cursor, name: self._cursor_seq(tenant, run, cursor, name)
+        )
+        bounds = self._window(run)
+        if bounds is None:
             return []
-        low, high = window
-        cursor_low, cursor_high = (after, before) if page.order == "asc" else (before, after)
-        if cursor_low is not None:
-            low = max(low, cursor_low)
-        if cursor_high is not None:
-            high = cursor_high if high is None else min(high, cursor_high)
-        read_backwards = (page.order == "desc") != page.walks_backwards
-        found: list[MessageRecord] = []
-        for message in self._scan(tenant, run, low, high, newest_first=read_backwards):
-            if self._belongs(run, message):
-                found.append(message)
-                if len(found) >= page.limit:
-                    break
-        if page.walks_backwards:
-            found.reverse()
-        return found
+        window = cursors.within(*bounds)
+        if window.is_empty:
+            return []
+        scan = self._scan(tenant, run, window.low or 0, window.high, newest_first=window.descending)
+        return window.take(scan, lambda message: self._belongs(run, message))
 
     def _scan(
         self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
@@ -358,9 +348,7 @@ class RunService:
             else:
                 low = chunk[-1].seq
 
-    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str | None, name: str) -> int | None:
-        if cursor is None:
-            return None
+    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str, name: str) -> int:
         message = self._store.find_child(tenant, MessageRecord, cursor)
         if message is None or message.parent_id != run.agent_id:
             raise unknown_cursor(name, cursor)

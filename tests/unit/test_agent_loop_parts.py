@@ -12,7 +12,7 @@ import pytest
 
 from core import ids
 from core.llm import ChatMessage, ChatRequest, ChatResponse, Reasoning, ToolCall, ToolSpec, Usage
-from core.ports import Change, StoreLimits
+from core.ports import Change, Put, StoreLimits
 from core.records import AgentRecord, ChildRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult, TurnTool
 from core.runtime.memory import ToolError
@@ -322,7 +322,7 @@ def test_the_pending_request_is_read_by_key_and_cleared_with_the_decision(env: E
 def test_a_pause_saved_before_the_seq_was_kept_is_found_by_id(env: Env) -> None:
     agent_id, request = _pause(env)
     old = env.saved_agent(agent_id).model_copy(update={"pending_approval_seq": None})
-    env.store.records[(TENANT, "agent", agent_id)] = old.model_dump_json()
+    env.store.write(TENANT, [Put(old.model_copy(update={"version": old.version + 1}), old.version)])
 
     records = _approve(env, agent_id)
 
