@@ -1,8 +1,8 @@
 """The group-send engine: the lease, and the verbs every pattern is composed of.
 
-A send holds the group's lease (a second concurrent send gets 409) from `open` to `close`.
-Patterns never write the group or the transcript themselves: they call verbs. Each verb
-that writes does so in one atomic write under the lease, and each speaker turn reads only
+A send holds the group's lease (core.groups.lease) from `open` to `close`. Patterns never
+write the group or the transcript themselves: they call verbs. Each verb that writes does
+so in one atomic write under the lease, and each speaker turn reads only
 the transcript entries it has not been given yet (a bounded read, whatever the length of
 the history).
 """
@@ -15,22 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 from core import ids
-from core.errors import ConflictError, SendInterruptedError
+from core.groups.lease import DEFAULT_LEASE, GroupLease
 from core.groups.send import Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
 from core.llm import ModelTask
-from core.persistence.retry import optimistic
-from core.persistence.unit_of_work import UnitOfWork
 from core.ports import BackgroundRuns, Clock, Store
-from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.records import GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.turn import TurnTool
 from core.schemas.messages import LettaRequest
-
-DEFAULT_LEASE = timedelta(seconds=180)
-"""How long a send holds the group between two of its writes; every write renews it. Keep
-it above the function's timeout, so a send that was killed frees the group soon after,
-while a live one never loses it."""
 
 RELAY_LIMIT = 100
 """At most this many unseen transcript entries are handed to a speaker at once."""
@@ -45,11 +38,12 @@ class GroupEngine:
         background: BackgroundRuns | None = None,
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
+        """`lease`: how long a send holds the group between two of its writes."""
         self.store = store
         self.clock = clock
         self.loop = loop
         self._background = background
-        self._lease = lease
+        self._lease = GroupLease(store, clock, lease)
 
     # -- the lease -----------------------------------------------------------------------
 
@@ -63,38 +57,13 @@ class GroupEngine:
         emit: Show | None = None,
         on_delta: Delta | None = None,
     ) -> GroupSend:
-        """Take the group's lease (409 while another send holds it). The first try starts
-        from `group`, the copy the request just read; a lost race reads it again."""
-        lease_id = ids.new_id("lease")
-
-        def take(attempt: int) -> GroupRecord:
-            uow = UnitOfWork(self.store, tenant, self.clock)
-            if attempt == 0:
-                current = uow.track(GroupRecord, group.model_copy(deep=True))
-            else:
-                current = uow.load(GroupRecord, group.id)
-            now = self.clock.now()
-            if current.lease_id and current.lease_expires_at and current.lease_expires_at > now:
-                raise ConflictError(
-                    f"Group {group.id} is busy with another send; retry once it has finished."
-                )
-            current.lease_id, current.lease_expires_at = lease_id, now + self._lease
-            uow.touch(current)
-            uow.commit()
-            return current
-
-        held = optimistic(take, what=f"group {group.id}")
+        """Take the group's lease for a send (409 while another send holds it)."""
+        held, lease_id = self._lease.take(tenant, group)
         return GroupSend(tenant, held, lease_id, request, names, emit=emit, on_delta=on_delta)
 
     def close(self, send: GroupSend) -> None:
         """Give the lease back (if this send still holds it)."""
-
-        def clear(group: GroupRecord) -> None:
-            if group.lease_id == send.lease_id:
-                group.lease_id = None
-                group.lease_expires_at = None
-
-        self._write(send, clear, under_lease=False)
+        self._lease.give_back(send)
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -181,7 +150,7 @@ class GroupEngine:
                 agent_id, seq = seen
                 group.seen[agent_id] = max(group.seen.get(agent_id, 0), seq)
 
-        self._write(send, add, under_lease=True, new=lambda: saved)
+        self._lease.write(send, add, new=lambda: saved)
         return saved
 
     def mark_seen(self, send: GroupSend, agent_id: str) -> None:
@@ -190,7 +159,7 @@ class GroupEngine:
 
     def update_group(self, send: GroupSend, change: Callable[[GroupRecord], Any]) -> GroupRecord:
         """Change the group's own fields (a pattern's counters) in one write under the lease."""
-        self._write(send, change, under_lease=True)
+        self._lease.write(send, change)
         return send.group
 
     def transcript_since(
@@ -242,10 +211,6 @@ class GroupEngine:
             group_id=send.group.id,
         )
 
-    def agent(self, send: GroupSend, agent_id: str) -> AgentRecord | None:
-        """The agent as stored now (a pattern's rule may depend on its state)."""
-        return self.store.get(send.tenant, AgentRecord, agent_id)
-
     # -- internals -----------------------------------------------------------------------
 
     def _catch_up(self, send: GroupSend, agent_id: str) -> tuple[list[MessageRecord], int]:
@@ -292,36 +257,3 @@ class GroupEngine:
     @staticmethod
     def _tally(send: GroupSend, turn: Turn) -> None:
         send.usage.tally(turn.agent_id, turn.result.agent.name).merge(turn.result.usage)
-
-    def _write(
-        self,
-        send: GroupSend,
-        change: Callable[[GroupRecord], Any],
-        *,
-        under_lease: bool,
-        new: Callable[[], list[TranscriptRecord]] | None = None,
-    ) -> None:
-        """One atomic write of the group (and the records `new` returns after `change`).
-        The first try starts from the copy this send holds, saving a read."""
-
-        def write(attempt: int) -> GroupRecord:
-            uow = UnitOfWork(self.store, send.tenant, self.clock)
-            if attempt == 0:
-                group = uow.track(GroupRecord, send.group.model_copy(deep=True))
-            else:
-                group = uow.load(GroupRecord, send.group.id)
-            if under_lease:
-                if group.lease_id != send.lease_id:
-                    raise SendInterruptedError(
-                        f"Group {group.id} was taken over by another send while this one "
-                        "ran; what was produced so far is in the transcript."
-                    )
-                group.lease_expires_at = self.clock.now() + self._lease
-            change(group)
-            for record in new() if new else []:
-                uow.add(record)
-            uow.touch(group)
-            uow.commit()
-            return group
-
-        send.group = optimistic(write, what=f"group {send.group.id}")

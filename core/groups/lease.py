@@ -1,0 +1,102 @@
+"""Every write a send makes to its group: taking the lease, the atomic group-and-transcript
+writes that each renew it, and giving it back.
+
+While a send holds the lease, other sends to the group are refused (409). Each write starts
+from the copy of the group the send holds (it made every write since it read it), saving a
+read; a lost race reads the group again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from core import ids
+from core.errors import ConflictError, SendInterruptedError
+from core.groups.send import GroupSend
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
+from core.ports import Clock, Store
+from core.records import GroupRecord, TranscriptRecord
+
+DEFAULT_LEASE = timedelta(seconds=180)
+"""How long a send holds the group between two of its writes; every write renews it. Keep
+it above the function's timeout, so a send that was killed frees the group soon after,
+while a live one never loses it."""
+
+Change = Callable[[GroupRecord], Any]
+
+
+class GroupLease:
+    def __init__(self, store: Store, clock: Clock, duration: timedelta = DEFAULT_LEASE) -> None:
+        self._store = store
+        self._clock = clock
+        self._duration = duration
+
+    def take(self, tenant: str, group: GroupRecord) -> tuple[GroupRecord, str]:
+        """Hold the group for a send (409 while another send holds it); returns the group
+        as written and the lease id."""
+        lease_id = ids.new_id("lease")
+
+        def claim(current: GroupRecord) -> None:
+            now = self._clock.now()
+            if current.lease_id and current.lease_expires_at and current.lease_expires_at > now:
+                raise ConflictError(
+                    f"Group {group.id} is busy with another send; retry once it has finished."
+                )
+            current.lease_id, current.lease_expires_at = lease_id, now + self._duration
+
+        return self._write(tenant, group, claim), lease_id
+
+    def write(
+        self,
+        send: GroupSend,
+        change: Change,
+        new: Callable[[], list[TranscriptRecord]] | None = None,
+    ) -> None:
+        """Apply `change` (and add the records `new` returns after it) in one write that
+        renews the lease; refused if another send took the group meanwhile."""
+
+        def held(group: GroupRecord) -> None:
+            if group.lease_id != send.lease_id:
+                raise SendInterruptedError(
+                    f"Group {group.id} was taken over by another send while this one "
+                    "ran; what was produced so far is in the transcript."
+                )
+            group.lease_expires_at = self._clock.now() + self._duration
+            change(group)
+
+        send.group = self._write(send.tenant, send.group, held, new)
+
+    def give_back(self, send: GroupSend) -> None:
+        """Free the group, if this send still holds it."""
+
+        def clear(group: GroupRecord) -> None:
+            if group.lease_id == send.lease_id:
+                group.lease_id = None
+                group.lease_expires_at = None
+
+        send.group = self._write(send.tenant, send.group, clear)
+
+    def _write(
+        self,
+        tenant: str,
+        known: GroupRecord,
+        change: Change,
+        new: Callable[[], list[TranscriptRecord]] | None = None,
+    ) -> GroupRecord:
+        def attempt(number: int) -> GroupRecord:
+            uow = UnitOfWork(self._store, tenant, self._clock)
+            if number == 0:
+                group = uow.track(GroupRecord, known.model_copy(deep=True))
+            else:
+                group = uow.load(GroupRecord, known.id)
+            change(group)
+            for record in new() if new else []:
+                uow.add(record)
+            uow.touch(group)
+            uow.commit()
+            return group
+
+        return optimistic(attempt, what=f"group {known.id}")
