@@ -16,18 +16,17 @@ from core.ports import Clock, Store
 from core.prompts import default_agent_name, default_system_prompt
 from core.records import AgentRecord, BlockRecord, GroupRecord
 from core.schemas.agents import (
-    AgentEnvironmentVariable,
     AgentFields,
     AgentState,
     CreateAgentRequest,
-    Memory,
-    Tool,
     UpdateAgent,
 )
 from core.schemas.groups import Group
-from core.services.blocks import block_to_wire, new_block_record
+from core.services.agent_views import agent_to_wire
+from core.services.blocks import new_block_record
 from core.services.groups import GroupFilter, group_to_wire
-from core.services.links import attach_blocks, detach_blocks, join_group, remove_all
+from core.services.links import attach_blocks, detach_blocks, remove_all
+from core.services.sleeptime_agents import add_sleeptime_agent, delete_owned_group
 from core.tools.catalog import BASE_TOOLS_BY_AGENT_TYPE, BUILTIN_TOOLS, SUPPORTED_AGENT_TYPES
 
 _TOOLS_BY_ID = {tool.id: tool for tool in BUILTIN_TOOLS.values()}
@@ -130,53 +129,20 @@ class AgentService:
         existing = uow.load_many(BlockRecord, req.block_ids or [])
         attach_blocks(uow, record, [*new_blocks, *existing])
         if req.enable_sleeptime:
-            self._add_sleeptime_agent(uow, record, [*new_blocks, *existing])
+            add_sleeptime_agent(uow, record, [*new_blocks, *existing])
         uow.commit()
-        return self._render(uow, record)
-
-    def _add_sleeptime_agent(
-        self, uow: UnitOfWork, main: AgentRecord, blocks: list[BlockRecord]
-    ) -> None:
-        """As Letta does for `enable_sleeptime`: a sleeptime agent sharing the main agent's
-        blocks, and a sleeptime group the main agent manages. Both belong to the main agent
-        and are deleted with it."""
-        sleeper_id = ids.new_id(ids.AGENT)
-        sleeper = AgentRecord(
-            id=sleeper_id,
-            created_at=uow.now,
-            name=f"{main.name}-sleeptime",
-            system=default_system_prompt("sleeptime_agent"),
-            agent_type="sleeptime_agent",
-            model=main.model,
-            llm_config=main.llm_config,
-            tool_names=list(BASE_TOOLS_BY_AGENT_TYPE["sleeptime_agent"]),
-        )
-        group = GroupRecord(
-            id=ids.new_id(ids.GROUP),
-            created_at=uow.now,
-            manager_type="sleeptime",
-            agent_ids=[sleeper_id],
-            description=f"Sleeptime memory management for {main.name}",
-            manager_agent_id=main.id,
-            turns_counter=0,
-            owner_agent_id=main.id,
-        )
-        uow.add(sleeper)
-        uow.add(group)
-        attach_blocks(uow, sleeper, blocks)
-        join_group(uow, sleeper, group)
-        join_group(uow, main, group)
+        return agent_to_wire(uow, record)
 
     def get(self, tenant: str, agent_id: str) -> AgentState:
         uow = UnitOfWork(self._store, tenant, self._clock)
-        return self._render(uow, uow.load(AgentRecord, agent_id))
+        return agent_to_wire(uow, uow.load(AgentRecord, agent_id))
 
     def list(self, tenant: str, page: PageRequest, where: AgentFilter) -> list[AgentState]:
         records = self._store.list(tenant, AgentRecord, page, where.filters())
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.load_existing(BlockRecord, [b for r in records for b in r.block_ids])
         uow.load_existing(GroupRecord, [g for r in records for g in r.managed_group_ids])
-        return [self._render(uow, r) for r in records]
+        return [agent_to_wire(uow, r) for r in records]
 
     @retry_on_conflict("the agent")
     def update(self, tenant: str, agent_id: str, req: UpdateAgent) -> AgentState:
@@ -212,7 +178,7 @@ class AgentService:
             record.block_ids = wanted
         uow.touch(record)
         uow.commit()
-        return self._render(uow, record)
+        return agent_to_wire(uow, record)
 
     @retry_on_conflict("the agent")
     def attach_block(self, tenant: str, agent_id: str, block_id: str) -> AgentState:
@@ -221,7 +187,7 @@ class AgentService:
         record = uow.load(AgentRecord, agent_id)
         attach_blocks(uow, record, [uow.load(BlockRecord, block_id)])
         uow.commit()
-        return self._render(uow, record)
+        return agent_to_wire(uow, record)
 
     @retry_on_conflict("the agent")
     def delete(self, tenant: str, agent_id: str) -> None:
@@ -230,7 +196,7 @@ class AgentService:
         record = uow.load(AgentRecord, agent_id)
         for owned in uow.load_existing(GroupRecord, record.managed_group_ids):
             if owned.owner_agent_id == agent_id:
-                self._delete_owned_group(uow, owned)
+                delete_owned_group(uow, owned)
         if record.managed_group_ids:
             raise ConflictError(
                 f"Agent {agent_id} manages group(s) {', '.join(record.managed_group_ids)}; "
@@ -244,22 +210,6 @@ class AgentService:
             uow.touch(block)
         uow.remove(record)
         uow.commit()
-
-    @staticmethod
-    def _delete_owned_group(uow: UnitOfWork, group: GroupRecord) -> None:
-        """The sleeptime group `enable_sleeptime` made goes with its main agent, and so do
-        its sleeptime agents (their blocks stay)."""
-        for sleeper in uow.load_existing(AgentRecord, group.agent_ids):
-            for block in uow.load_existing(BlockRecord, sleeper.block_ids):
-                remove_all(block.agent_ids, [sleeper.id])
-                uow.touch(block)
-            uow.remove(sleeper)
-        for block in uow.load_existing(BlockRecord, group.shared_block_ids):
-            remove_all(block.group_ids, [group.id])
-            uow.touch(block)
-        manager = uow.load(AgentRecord, group.manager_agent_id or "")
-        remove_all(manager.managed_group_ids, [group.id])
-        uow.remove(group)
 
     def list_groups(
         self, tenant: str, agent_id: str, page: PageRequest, manager_type: str | None
@@ -315,40 +265,6 @@ class AgentService:
         names.extend(_tool_names_from_ids(req.tool_ids or []))
         return list(dict.fromkeys(names))
 
-    def _render(self, uow: UnitOfWork, record: AgentRecord) -> AgentState:
-        blocks = [block_to_wire(b) for b in uow.load_existing(BlockRecord, record.block_ids)]
-        managed = uow.load_existing(GroupRecord, record.managed_group_ids[:1])
-        managed_group = group_to_wire(managed[0]) if managed else None
-        echoed = dict(record.echoed)
-        secrets = [
-            AgentEnvironmentVariable(key=k, value=v, agent_id=record.id)
-            for k, v in (echoed.pop("secrets", None) or {}).items()
-        ]
-        return AgentState(
-            id=record.id,
-            name=record.name,
-            system=record.system,
-            agent_type=record.agent_type,
-            llm_config=record.llm_config,
-            model=record.model,
-            embedding=record.embedding,
-            description=record.description,
-            metadata=record.metadata,
-            memory=Memory(agent_type=record.agent_type, blocks=blocks),
-            blocks=blocks,
-            tools=[_tool(BUILTIN_TOOLS[name]) for name in record.tool_names],
-            tags=record.tags,
-            tool_rules=record.tool_rules,
-            message_ids=[],
-            secrets=secrets,
-            tool_exec_environment_variables=secrets,
-            multi_agent_group=managed_group,
-            managed_group=managed_group,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            **{k: v for k, v in echoed.items() if v is not None},
-        )
-
 
 def _echoed(req: AgentFields, sent: set[str]) -> dict[str, Any]:
     values = req.model_dump(include=set(_ECHOED) & sent, mode="json")
@@ -368,15 +284,3 @@ def _tool_names_from_ids(tool_ids: list[str]) -> list[str]:
     if missing:
         raise NotFoundError(f"Tool not found: {', '.join(missing)}")
     return [_TOOLS_BY_ID[t].name for t in tool_ids]
-
-
-def _tool(tool: Any) -> Tool:
-    return Tool(
-        id=tool.id,
-        name=tool.name,
-        description=tool.description,
-        tool_type=tool.tool_type,
-        source_type="python",
-        json_schema=tool.json_schema(),
-        tags=[tool.tool_type],
-    )

@@ -14,13 +14,13 @@ keeps runs of one agent that overlap in time apart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol, get_args
 
 from core import ids
 from core.errors import NotFoundError
 from core.llm import ModelTask
-from core.paging import PageRequest, cursor_window, unknown_cursor
+from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, RunLauncher, Store
@@ -29,6 +29,7 @@ from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.rendering import RenderOptions, render_page
 from core.schemas.messages import LettaMessageBase
 from core.schemas.runs import STOP_REASONS, Run
+from core.services.run_messages import RunMessages
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ AGENT_TURN: RunKind = "agent_turn"
 COMPLETED_STOP_REASONS = frozenset({"end_turn", "max_steps", "tool_rule", "requires_approval"})
 """Stop reasons of a run that finished its work; `cancelled` cancels it, the rest fail it
 (as Letta maps stop reasons to run statuses)."""
-
-_SCAN_CHUNK = 50
 
 
 class RunOutcome(Protocol):
@@ -91,6 +90,7 @@ class RunService:
         self._clock = clock
         self._loop = loop
         self._launcher = launcher
+        self._messages = RunMessages(store)
         self._handlers: dict[str, RunHandler] = {AGENT_TURN: self.agent_turn}
 
     @property
@@ -184,7 +184,7 @@ class RunService:
         self, tenant: str, run_id: str, page: PageRequest, options: RenderOptions
     ) -> list[LettaMessageBase]:
         run = self.get_record(tenant, run_id)
-        return render_page(self._page(tenant, run, page), page, options)
+        return render_page(self._messages.page(tenant, run, page), page, options)
 
     # -- executing -----------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class RunService:
         run = found[0]
         if outcome is None:
             run.status, run.stop_reason, run.error = "failed", "error", error
-            seqs = self._tagged_seqs(tenant, run)
+            seqs = self._messages.tagged_seqs(tenant, run)
         else:
             run.stop_reason = outcome.stop_reason
             run.status = status_for(outcome.stop_reason)  # type: ignore[assignment]
@@ -255,17 +255,6 @@ class RunService:
         run.completed_at = uow.now
         uow.touch(run)
         uow.commit()
-
-    def _tagged_seqs(self, tenant: str, run: RunRecord) -> list[int]:
-        """Seqs of the messages tagged with this run since it started (a failed handler
-        returns nothing, but the steps it finished are committed)."""
-        if run.first_seq is None:
-            return []
-        return [
-            m.seq
-            for m in self._scan(tenant, run, run.first_seq - 1, None, newest_first=False)
-            if m.run_id == run.id
-        ]
 
     def agent_turn(self, tenant: str, run: RunRecord) -> RunOutcome:
         """Built-in job `{"kind": "agent_turn", "input": str, "max_steps"?: int,
@@ -294,62 +283,3 @@ class RunService:
             task=task,
         )
         return self._loop.run(tenant, run.agent_id, [message], options)
-
-    # -- the run's messages --------------------------------------------------------------
-
-    def _belongs(self, run: RunRecord, message: MessageRecord) -> bool:
-        """In a finished run's range, untagged messages are its own (a handler's inputs
-        need not carry the run id); while it runs, only tagged ones are known to be."""
-        if message.run_id == run.id:
-            return True
-        return run.status in RUN_FINISHED and message.run_id is None
-
-    def _window(self, run: RunRecord) -> tuple[int, int | None] | None:
-        """Exclusive seq bounds of the run's messages, or None when it has none (yet)."""
-        if run.first_seq is None:
-            return None
-        if run.status in RUN_FINISHED:
-            return run.first_seq - 1, (run.last_seq or run.first_seq) + 1
-        return run.first_seq - 1, None
-
-    def _page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
-        """One page of the run's messages, cursors read in the requested order."""
-        cursors = cursor_window(
-            page, lambda cursor, name: self._cursor_seq(tenant, run, cursor, name)
-        )
-        bounds = self._window(run)
-        if bounds is None:
-            return []
-        window = cursors.within(*bounds)
-        if window.is_empty:
-            return []
-        scan = self._scan(tenant, run, window.low or 0, window.high, newest_first=window.descending)
-        return window.take(scan, lambda message: self._belongs(run, message))
-
-    def _scan(
-        self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
-    ) -> Iterator[MessageRecord]:
-        """The agent's messages strictly between the seq bounds, in chunks."""
-        while high is None or low + 1 < high:
-            chunk = self._store.children(
-                tenant,
-                MessageRecord,
-                run.agent_id,
-                limit=_SCAN_CHUNK,
-                after_seq=low,
-                before_seq=high,
-                newest_first=newest_first,
-            )
-            yield from chunk
-            if len(chunk) < _SCAN_CHUNK:
-                return
-            if newest_first:
-                high = chunk[-1].seq
-            else:
-                low = chunk[-1].seq
-
-    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str, name: str) -> int:
-        message = self._store.find_child(tenant, MessageRecord, cursor)
-        if message is None or message.parent_id != run.agent_id:
-            raise unknown_cursor(name, cursor)
-        return message.seq

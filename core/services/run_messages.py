@@ -1,0 +1,90 @@
+"""The messages a run produced: a range of its agent's own messages, read in pages.
+
+A run stores only the seq range it produced (its messages are the agent's, numbered
+children of the agent), so its listing reads that range and keeps the run's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from core.paging import PageRequest, cursor_window, unknown_cursor
+from core.ports import Store
+from core.records import RUN_FINISHED, MessageRecord, RunRecord
+
+SCAN_CHUNK = 50
+
+
+class RunMessages:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def tagged_seqs(self, tenant: str, run: RunRecord) -> list[int]:
+        """Seqs of the messages tagged with this run since it started (a failed handler
+        returns nothing, but the steps it finished are committed)."""
+        if run.first_seq is None:
+            return []
+        return [
+            m.seq
+            for m in self._scan(tenant, run, run.first_seq - 1, None, newest_first=False)
+            if m.run_id == run.id
+        ]
+
+    @staticmethod
+    def _belongs(run: RunRecord, message: MessageRecord) -> bool:
+        """In a finished run's range, untagged messages are its own (a handler's inputs
+        need not carry the run id); while it runs, only tagged ones are known to be."""
+        if message.run_id == run.id:
+            return True
+        return run.status in RUN_FINISHED and message.run_id is None
+
+    @staticmethod
+    def _window(run: RunRecord) -> tuple[int, int | None] | None:
+        """Exclusive seq bounds of the run's messages, or None when it has none (yet)."""
+        if run.first_seq is None:
+            return None
+        if run.status in RUN_FINISHED:
+            return run.first_seq - 1, (run.last_seq or run.first_seq) + 1
+        return run.first_seq - 1, None
+
+    def page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
+        """One page of the run's messages, cursors read in the requested order."""
+        cursors = cursor_window(
+            page, lambda cursor, name: self._cursor_seq(tenant, run, cursor, name)
+        )
+        bounds = self._window(run)
+        if bounds is None:
+            return []
+        window = cursors.within(*bounds)
+        if window.is_empty:
+            return []
+        scan = self._scan(tenant, run, window.low or 0, window.high, newest_first=window.descending)
+        return window.take(scan, lambda message: self._belongs(run, message))
+
+    def _scan(
+        self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
+    ) -> Iterator[MessageRecord]:
+        """The agent's messages strictly between the seq bounds, in chunks."""
+        while high is None or low + 1 < high:
+            chunk = self._store.children(
+                tenant,
+                MessageRecord,
+                run.agent_id,
+                limit=SCAN_CHUNK,
+                after_seq=low,
+                before_seq=high,
+                newest_first=newest_first,
+            )
+            yield from chunk
+            if len(chunk) < SCAN_CHUNK:
+                return
+            if newest_first:
+                high = chunk[-1].seq
+            else:
+                low = chunk[-1].seq
+
+    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str, name: str) -> int:
+        message = self._store.find_child(tenant, MessageRecord, cursor)
+        if message is None or message.parent_id != run.agent_id:
+            raise unknown_cursor(name, cursor)
+        return message.seq
