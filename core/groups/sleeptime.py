@@ -27,8 +27,11 @@ def should_run(turns: int, frequency: int | None) -> bool:
     return frequency > 0 and (turns - 1) % frequency == 0
 
 
-class Sleeptime(GroupPattern):
-    manager_type = "sleeptime"
+class MainAgentAnswers(GroupPattern):
+    """The shape sleeptime and voice_sleeptime share: the manager is the main agent and
+    answers on its own; members (sleeptime agents) are optional and work in the
+    background; the group counts foreground turns."""
+
     needs_manager = True
 
     def configure(self, group: GroupRecord) -> None:
@@ -37,9 +40,12 @@ class Sleeptime(GroupPattern):
             group.turns_counter = 0
 
     def check_send(self, group: GroupRecord) -> None:
-        # The main agent answers on its own; sleeptime agents are optional.
         if group.manager_agent_id is None:
             raise BadRequestError("Empty group")
+
+
+class Sleeptime(MainAgentAnswers):
+    manager_type = "sleeptime"
 
     def run(self, engine: GroupEngine, send: GroupSend) -> None:
         turn = engine.take_turn(send, send.group.manager_agent_id or "")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from core.errors import BadRequestError
 from core.groups.engine import GroupEngine
-from core.groups.pattern import GroupPattern
 from core.groups.send import GroupSend
+from core.groups.sleeptime import MainAgentAnswers
 from core.groups.transcript import as_lines
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
@@ -24,19 +24,12 @@ EVICTION_PROMPT = (
 )
 
 
-class VoiceSleeptime(GroupPattern):
+class VoiceSleeptime(MainAgentAnswers):
     manager_type = "voice_sleeptime"
-    needs_manager = True
 
     def configure(self, group: GroupRecord) -> None:
         super().configure(group)
         check_buffer(group.max_message_buffer_length, group.min_message_buffer_length)
-        if group.turns_counter is None:
-            group.turns_counter = 0
-
-    def check_send(self, group: GroupRecord) -> None:
-        if group.manager_agent_id is None:
-            raise BadRequestError("Empty group")
 
     def run(self, engine: GroupEngine, send: GroupSend) -> None:
         main = send.group.manager_agent_id or ""
