@@ -88,10 +88,7 @@ class GroupLease:
     ) -> GroupRecord:
         def attempt(number: int) -> GroupRecord:
             uow = UnitOfWork(self._store, tenant, self._clock)
-            if number == 0:
-                group = uow.track(GroupRecord, known.model_copy(deep=True))
-            else:
-                group = uow.load(GroupRecord, known.id)
+            group = uow.reload(GroupRecord, known, number)
             change(group)
             for record in new() if new else []:
                 uow.add(record)

@@ -69,6 +69,14 @@ class UnitOfWork:
         self._versions[key] = record.version
         return record
 
+    def reload(self, kind: type[R], known: R, attempt: int) -> R:
+        """For an optimistic retry: on the first attempt a copy of the record this request
+        already holds (saving a read; the version check catches a stale copy), after a
+        lost race the record as stored now."""
+        if attempt == 0:
+            return self.track(kind, known.model_copy(deep=True))
+        return self.load(kind, known.id)
+
     def add(self, record: Record) -> None:
         key = (record.KIND, record.id)
         self._loaded[key] = record

@@ -53,10 +53,7 @@ class StepWriter:
 
         def write(attempt: int) -> AgentRecord:
             uow = UnitOfWork(self._store, tenant, self._clock)
-            if attempt == 0:
-                agent = uow.track(AgentRecord, known.model_copy(deep=True))
-            else:
-                agent = uow.load(AgentRecord, known.id)
+            agent = uow.reload(AgentRecord, known, attempt)
             for offset, record in enumerate(records):
                 record.parent_id = agent.id
                 record.seq = agent.next_message_seq + offset
