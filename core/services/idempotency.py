@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from core.errors import ConcurrentModificationError, ConflictError, InvalidInputError
+from core.persistence.retry import optimistic
 from core.ports import Clock, Delete, Put, Store
 from core.records import IdempotencyRecord
 from core.schemas.messages import LettaRequest, LettaResponse, MessageCreate
@@ -77,7 +78,15 @@ class Idempotency:
         return response
 
     def claim(self, tenant: str, claim_id: str, claim_print: str) -> IdempotencyRecord:
-        """Record a send as running, or find how an earlier one with the key went."""
+        """Record a send as running, or find how an earlier one with the key went. A claim
+        that vanishes between the failed create and the read (it expired) is tried again
+        under the one retry policy."""
+        return optimistic(
+            lambda _: self._claim_once(tenant, claim_id, claim_print),
+            what="the idempotency key",
+        )
+
+    def _claim_once(self, tenant: str, claim_id: str, claim_print: str) -> IdempotencyRecord:
         now = self._clock.now()
         fresh = IdempotencyRecord(
             id=claim_id,
@@ -93,7 +102,7 @@ class Idempotency:
             pass
         existing = self._store.get(tenant, IdempotencyRecord, claim_id)
         if existing is None:
-            return self.claim(tenant, claim_id, claim_print)
+            raise ConcurrentModificationError("The claim vanished while it was read.")
         if existing.fingerprint != claim_print:
             raise InvalidInputError(
                 "This idempotency key (or otid) was already used for a different request.",
@@ -109,6 +118,7 @@ class Idempotency:
         try:
             self._store.write(tenant, [Put(taken, existing.version)])
         except ConcurrentModificationError as exc:
+            # Another retry took the stale claim over first: it is the one running now.
             raise ConflictError(
                 "A request with this idempotency key (or otid) is still being processed."
             ) from exc
