@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
@@ -58,7 +59,7 @@ class _Common(TypedDict):
     run_id: str | None
 
 
-def render(records: list[MessageRecord], options: RenderOptions) -> list[LettaMessage]:
+def render(records: Sequence[MessageRecord], options: RenderOptions) -> list[LettaMessage]:
     messages = [m for record in records for m in render_one(record, options)]
     wanted = options.include_return_message_types
     if wanted is not None:
@@ -67,7 +68,7 @@ def render(records: list[MessageRecord], options: RenderOptions) -> list[LettaMe
 
 
 def render_page(
-    records: list[MessageRecord], page: PageRequest, options: RenderOptions
+    records: Sequence[MessageRecord], page: PageRequest, options: RenderOptions
 ) -> list[LettaMessage]:
     """A listing page: newest-first pages are reversed message by message, so the parts of
     one stored message (reasoning, then reply) also come newest first."""
