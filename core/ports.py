@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,6 +111,9 @@ class Store(Protocol):
     Every implementation passes tests/contract/test_store_contract.py.
     """
 
+    # Annotations in this class body say builtins.list: a bare `list` after `def list`
+    # names the method, not the type.
+
     limits: StoreLimits
 
     def get(self, tenant: str, kind: type[R], record_id: str) -> R | None:
@@ -126,7 +130,7 @@ class Store(Protocol):
         kind: type[R],
         page: PageRequest,
         filters: Sequence[Filter] = (),
-    ) -> list[R]:
+    ) -> builtins.list[R]:
         """One page of a kind's records in creation order (core.paging's cursor rules),
         keeping those that pass every filter (core.filters; the store applies them where
         the data is). Cursors are ids of records of the kind, filtered out or not; an
@@ -147,7 +151,7 @@ class Store(Protocol):
         after_seq: int | None = None,
         before_seq: int | None = None,
         newest_first: bool = False,
-    ) -> list[C]:
+    ) -> builtins.list[C]:
         """Child records of one parent by `seq`, strictly between the bounds, nearest
         first in the direction read (newest_first reads backwards from `before_seq`)."""
         ...

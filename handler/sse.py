@@ -22,7 +22,7 @@ from starlette.background import BackgroundTask
 
 from core.errors import DomainError
 from core.ids import RUN, new_id
-from core.schemas.messages import LettaMessageBase, LettaResponse
+from core.schemas.messages import LettaMessage, LettaMessageBase, LettaResponse
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ SEP = "\n"
 BUFFER = 64
 
 Event = tuple[str, Any]
-Emit = Callable[[list[LettaMessageBase]], None]
+Emit = Callable[[list[LettaMessage]], None]
 
 
 def frame(payload: dict[str, Any] | str) -> ServerSentEvent:

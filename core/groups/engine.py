@@ -146,8 +146,8 @@ class GroupEngine:
         def add(group: GroupRecord) -> None:
             saved[:] = to_transcript(records, group.id, group.next_transcript_seq)
             group.next_transcript_seq += len(records)
-            if seen is not None and seen[1] is not None:
-                agent_id, seq = seen
+            agent_id, seq = seen if seen is not None else ("", None)
+            if seq is not None:
                 group.seen[agent_id] = max(group.seen.get(agent_id, 0), seq)
 
         self._lease.write(send, add, new=lambda: saved)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core.records import GroupRecord, MessageRecord
 from core.runtime.agent_loop import TurnResult
+from core.runtime.turn import StopReason
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import LettaRequest
 
@@ -27,7 +28,7 @@ class GroupSend:
     names: dict[str, str]
     usage: RequestUsage = field(default_factory=lambda: RequestUsage(run_ids=[]))
     produced: list[MessageRecord] = field(default_factory=list)
-    stop_reason: str = "end_turn"
+    stop_reason: StopReason = "end_turn"
     emit: Show | None = None
     on_delta: Delta | None = None
 
@@ -54,7 +55,7 @@ class Turn:
     """The transcript seq the speaker was given everything up to (None: not caught up)."""
 
     @property
-    def stop_reason(self) -> str:
+    def stop_reason(self) -> StopReason:
         return self.result.stop_reason
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core import ids
 from core.errors import InvalidInputError, PayloadTooLargeError
 from core.model_handles import PROVIDERS, parse_handle
@@ -64,7 +66,7 @@ def _content(
     provider: str,
     image_sources: frozenset[str],
     loc: tuple[str | int, ...],
-) -> tuple[str, list[dict] | None]:
+) -> tuple[str, list[dict[str, Any]] | None]:
     if isinstance(message.content, str):
         return message.content, None
     texts: list[str] = []

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
+
+from pydantic import TypeAdapter
 
 from core.paging import PageRequest
 from core.records import MessageRecord
 from core.runtime.agent_loop import tool_call_arguments
+from core.schemas.content import UserContentPart
 from core.schemas.messages import (
+    Approval,
     ApprovalRequestMessage,
     ApprovalResponseMessage,
     AssistantMessage,
     EventMessage,
     HiddenReasoningMessage,
-    LettaMessageBase,
+    LettaMessage,
     ReasoningMessage,
     SummaryMessage,
     SystemMessage,
@@ -23,6 +29,11 @@ from core.schemas.messages import (
     ToolReturnMessage,
     UserMessage,
 )
+
+# Stored content parts and approvals are JSON dicts; these validate them into the typed
+# parts the messages hold, exactly as the message models would.
+_USER_CONTENT = TypeAdapter(list[UserContentPart])
+_APPROVALS = TypeAdapter(list[Approval])
 
 
 @dataclass(frozen=True)
@@ -34,17 +45,31 @@ class RenderOptions:
     include_compaction_messages: bool = True
 
 
-def render(records: list[MessageRecord], options: RenderOptions) -> list[LettaMessageBase]:
+class _Common(TypedDict):
+    """The fields every message rendered from one stored message shares."""
+
+    id: str
+    date: datetime
+    name: str | None
+    otid: str | None
+    sender_id: str | None
+    step_id: str | None
+    is_err: bool | None
+    seq_id: int | None
+    run_id: str | None
+
+
+def render(records: Sequence[MessageRecord], options: RenderOptions) -> list[LettaMessage]:
     messages = [m for record in records for m in render_one(record, options)]
     wanted = options.include_return_message_types
     if wanted is not None:
-        messages = [m for m in messages if m.message_type in wanted]  # type: ignore[attr-defined]
+        messages = [m for m in messages if m.message_type in wanted]
     return messages
 
 
 def render_page(
-    records: list[MessageRecord], page: PageRequest, options: RenderOptions
-) -> list[LettaMessageBase]:
+    records: Sequence[MessageRecord], page: PageRequest, options: RenderOptions
+) -> list[LettaMessage]:
     """A listing page: newest-first pages are reversed message by message, so the parts of
     one stored message (reasoning, then reply) also come newest first."""
     if page.order == "asc":
@@ -52,8 +77,8 @@ def render_page(
     return list(reversed(render(list(reversed(records)), options)))
 
 
-def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessageBase]:
-    common = {
+def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessage]:
+    common: _Common = {
         "id": record.id,
         "date": record.created_at,
         "name": record.name,
@@ -65,7 +90,10 @@ def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessa
         "run_id": record.run_id,
     }
     if record.role == "user":
-        return [UserMessage(**common, content=record.content or record.text or "")]
+        content = record.content or record.text or ""
+        if isinstance(content, list):
+            return [UserMessage(**common, content=_USER_CONTENT.validate_python(content))]
+        return [UserMessage(**common, content=content)]
     if record.role == "system":
         return [SystemMessage(**common, content=record.text or "")]
     if record.role == "tool":
@@ -83,7 +111,13 @@ def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessa
             )
         ]
     if record.role == "approval":
-        return [ApprovalResponseMessage(**common, approvals=record.approvals)]
+        approvals = record.approvals
+        return [
+            ApprovalResponseMessage(
+                **common,
+                approvals=None if approvals is None else _APPROVALS.validate_python(approvals),
+            )
+        ]
     if record.role == "summary":
         if not options.include_compaction_messages:
             return []
@@ -95,9 +129,9 @@ def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessa
 
 
 def _render_assistant(
-    record: MessageRecord, common: dict, options: RenderOptions
-) -> list[LettaMessageBase]:
-    out: list[LettaMessageBase] = []
+    record: MessageRecord, common: _Common, options: RenderOptions
+) -> list[LettaMessage]:
+    out: list[LettaMessage] = []
     reasoning = record.reasoning or {}
     if reasoning.get("redacted_data") or reasoning.get("omitted"):
         out.append(
@@ -133,22 +167,19 @@ def _render_assistant(
 
 def partial_message(
     message_id: str, kind: str, text: str, *, name: str, sender_id: str, date: datetime
-) -> LettaMessageBase:
+) -> LettaMessage:
     """One streamed piece of a reply (stream_tokens): it carries the id of the message it
     belongs to, so clients join the pieces."""
-    common = {"id": message_id, "date": date, "name": name, "sender_id": sender_id}
     if kind == "reasoning":
-        return ReasoningMessage(**common, reasoning=text)
-    return AssistantMessage(**common, content=text)
+        return ReasoningMessage(
+            id=message_id, date=date, name=name, sender_id=sender_id, reasoning=text
+        )
+    return AssistantMessage(id=message_id, date=date, name=name, sender_id=sender_id, content=text)
 
 
 def hide_streamed(
-    messages: list[LettaMessageBase], streamed: dict[str, set[str]]
-) -> list[LettaMessageBase]:
+    messages: list[LettaMessage], streamed: dict[str, set[str]]
+) -> list[LettaMessage]:
     """Drop the whole reasoning and reply of messages whose pieces were already streamed."""
     kind_of = {"reasoning_message": "reasoning", "assistant_message": "text"}
-    return [
-        m
-        for m in messages
-        if kind_of.get(m.message_type) not in streamed.get(m.id, set())  # type: ignore[attr-defined]
-    ]
+    return [m for m in messages if kind_of.get(m.message_type) not in streamed.get(m.id, set())]

@@ -15,7 +15,7 @@ from core.runtime.rendering import RenderOptions, render, render_page
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import (
     ApprovalCreate,
-    LettaMessageBase,
+    LettaMessage,
     LettaRequest,
     LettaResponse,
     LettaStopReason,
@@ -50,7 +50,7 @@ class AgentMessageService:
         tenant: str,
         agent_id: str,
         req: LettaRequest,
-        emit: Callable[[list[LettaMessageBase]], None] | None = None,
+        emit: Callable[[list[LettaMessage]], None] | None = None,
     ) -> LettaResponse:
         agent = self._store.get(tenant, AgentRecord, agent_id)
         if agent is None:
@@ -101,7 +101,7 @@ class AgentMessageService:
 
     def list(
         self, tenant: str, agent_id: str, page: PageRequest, options: RenderOptions
-    ) -> list[LettaMessageBase]:
+    ) -> list[LettaMessage]:
         if self._store.get(tenant, AgentRecord, agent_id) is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
         records = page_of_children(self._store, tenant, MessageRecord, agent_id, page)

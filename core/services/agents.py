@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,7 +214,7 @@ class AgentService:
 
     def list_groups(
         self, tenant: str, agent_id: str, page: PageRequest, manager_type: str | None
-    ) -> list[Group]:
+    ) -> builtins.list[Group]:
         """Groups the agent is a member or the manager of, oldest first by default."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(AgentRecord, agent_id)
@@ -243,7 +244,9 @@ class AgentService:
     def _llm_config(
         handle: str, req: AgentFields, current: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        window = req.context_window_limit or (req.llm_config and req.llm_config.context_window)
+        window = req.context_window_limit or (
+            req.llm_config.context_window if req.llm_config is not None else None
+        )
         if window is None and current is not None and current.get("handle") == handle:
             window = current.get("context_window")
         overrides = req.llm_config.model_dump() if req.llm_config else {}
@@ -252,7 +255,7 @@ class AgentService:
         return llm_config_for(handle, window, overrides)
 
     @staticmethod
-    def _tool_names(req: CreateAgentRequest) -> list[str]:
+    def _tool_names(req: CreateAgentRequest) -> builtins.list[str]:
         names = list(BASE_TOOLS_BY_AGENT_TYPE[req.agent_type]) if req.include_base_tools else []
         for index, name in enumerate(req.tools or []):
             if name not in BUILTIN_TOOLS:

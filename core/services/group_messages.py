@@ -18,7 +18,7 @@ from core.runtime.inputs import input_records
 from core.runtime.rendering import RenderOptions, render, render_page
 from core.schemas.messages import (
     ApprovalCreate,
-    LettaMessageBase,
+    LettaMessage,
     LettaRequest,
     LettaResponse,
     LettaStopReason,
@@ -28,7 +28,7 @@ from core.services.agent_messages import render_options
 from core.services.message_pages import page_of_children
 from core.services.streaming import ResponseStream
 
-Emit = Callable[[list[LettaMessageBase]], None]
+Emit = Callable[[list[LettaMessage]], None]
 
 
 class GroupMessageService:
@@ -130,7 +130,7 @@ class GroupMessageService:
 
     def list(
         self, tenant: str, group_id: str, page: PageRequest, options: RenderOptions
-    ) -> list[LettaMessageBase]:
+    ) -> list[LettaMessage]:
         group = self._store.get(tenant, GroupRecord, group_id)
         if group is None:
             raise NotFoundError(f"Group not found: {group_id}")

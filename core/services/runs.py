@@ -27,7 +27,7 @@ from core.ports import Clock, RunLauncher, Store
 from core.records import RUN_FINISHED, AgentRecord, MessageRecord, RunKind, RunRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.rendering import RenderOptions, render_page
-from core.schemas.messages import LettaMessageBase
+from core.schemas.messages import LettaMessage
 from core.schemas.runs import STOP_REASONS, Run
 from core.services.run_messages import RunMessages
 
@@ -182,7 +182,7 @@ class RunService:
 
     def list_messages(
         self, tenant: str, run_id: str, page: PageRequest, options: RenderOptions
-    ) -> list[LettaMessageBase]:
+    ) -> list[LettaMessage]:
         run = self.get_record(tenant, run_id)
         return render_page(self._messages.page(tenant, run, page), page, options)
 
@@ -200,12 +200,19 @@ class RunService:
         if run is None:
             return
         try:
-            outcome = self._handlers[run.job.get("kind")](tenant, run)
+            outcome = self._handler(run)(tenant, run)
         except Exception as exc:
             logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))
             self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
             return
         self._safely_finish(tenant, run_id, outcome, None)
+
+    def _handler(self, run: RunRecord) -> RunHandler:
+        kind = run.job.get("kind")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            raise ValueError(f"No run handler is registered for job kind {kind!r}.")
+        return handler
 
     @retry_on_conflict("the run")
     def _begin(self, tenant: str, run_id: str) -> RunRecord | None:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from core.ports import Clock
 from core.records import MessageRecord
 from core.runtime.rendering import RenderOptions, hide_streamed, partial_message, render
-from core.schemas.messages import LettaMessageBase
+from core.schemas.messages import LettaMessage
 
-Emit = Callable[[list[LettaMessageBase]], None]
+Emit = Callable[[list[LettaMessage]], None]
 
 
 class ResponseStream:

@@ -68,7 +68,7 @@ def list_group_messages(
     tenant: TenantDep,
     page: Annotated[PageRequest, Depends(page_params(10, "desc"))],
     options: RenderDep,
-) -> list[LettaMessageBase]:
+) -> list[LettaMessage]:
     return services.group_messages.list(tenant, group_id, page, options)
 
 
