@@ -29,8 +29,7 @@ $(SDK_VENV)/.installed:
 run: $(VENV)/.local-installed
 	PORT=$(PORT) $(VENV)/bin/python -m handler.local
 
-# mypy reads its scope from [tool.mypy] in pyproject.toml: core and infra, less the three
-# modules being split (TODO(#7): drop that override once they are fixed).
+# mypy (strict, pydantic plugin) reads its scope from [tool.mypy] in pyproject.toml: core and infra.
 # lint-imports checks the import contracts in [tool.importlinter].
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
