@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from core import ids
 from core.ports import Clock
 from core.records import MessageRecord, TranscriptRecord
-from core.runtime.agent_loop import tool_call_arguments
+from core.runtime.tool_arguments import tool_call_arguments
 from core.runtime.tools import SEND_MESSAGE
 
 

@@ -19,7 +19,6 @@ from core.runtime.message_factory import MessageFactory
 from core.runtime.model_step import ModelStep
 from core.runtime.rules import RuleBook
 from core.runtime.step_writer import StepWriter
-from core.runtime.tool_arguments import tool_call_arguments
 from core.runtime.tool_execution import ToolExecutor
 from core.runtime.turn import StepOutcome, StopReason, TurnOptions, TurnResult, TurnTool
 from core.runtime.usage import UsageTally
@@ -31,7 +30,6 @@ __all__ = [
     "TurnResult",
     "TurnTool",
     "system_prompt",
-    "tool_call_arguments",
 ]
 
 

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from core.paging import PageRequest
 from core.records import MessageRecord
-from core.runtime.agent_loop import tool_call_arguments
+from core.runtime.tool_arguments import tool_call_arguments
 from core.schemas.content import UserContentPart
 from core.schemas.messages import (
     Approval,
