@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 SEP = "\n"
 # Events a send may get ahead of its reader before it waits for the reader (backpressure).
 BUFFER = 64
+# A reader that takes nothing for this long is treated as gone, so a connected client that
+# stopped reading cannot hold a send (and its group's lease) for ever.
+READER_STALL_S = 30.0
 
 Event = tuple[str, Any]
 Emit = Callable[[list[LettaMessage]], None]
@@ -84,12 +87,14 @@ class Channel:
     """Events from the send's thread to the response on the event loop.
 
     Bounded, so a slow reader slows the send instead of piling up memory. Closing it (the
-    client went away) wakes a send waiting for room and makes every later `put` a no-op:
-    the send finishes its current work, committed as usual, without anyone reading it.
+    client went away, or stopped reading for `stall_s`) wakes a send waiting for room and
+    makes every later `put` a no-op: the send finishes its current work, committed as
+    usual, without anyone reading it.
     """
 
-    def __init__(self, token: EventLoopToken) -> None:
+    def __init__(self, token: EventLoopToken, stall_s: float = READER_STALL_S) -> None:
         self._token = token
+        self._stall_s = stall_s
         self._writer, self._reader = anyio.create_memory_object_stream[Event](BUFFER)
         self._closed = threading.Event()
 
@@ -98,7 +103,7 @@ class Channel:
         if self._closed.is_set():
             return
         try:
-            anyio.from_thread.run(self._writer.send, event, token=self._token)
+            anyio.from_thread.run(self._send, event, token=self._token)
         except (
             anyio.BrokenResourceError,  # the reader closed while this waited
             anyio.ClosedResourceError,
@@ -106,6 +111,14 @@ class Channel:
             RuntimeError,  # the event loop is gone (anyio.RunFinishedError)
         ):
             self._closed.set()
+
+    async def _send(self, event: Event) -> None:
+        try:
+            with anyio.fail_after(self._stall_s):
+                await self._writer.send(event)
+        except TimeoutError:
+            logger.warning("stream reader took nothing for %ss; dropping the stream", self._stall_s)
+            self.close()
 
     async def get(self) -> Event:
         return await self._reader.receive()
@@ -151,6 +164,7 @@ async def stream_send(
     return EventSourceResponse(
         _frames(first, channel),
         ping=ping_s,
+        send_timeout=READER_STALL_S,
         sep=SEP,
         ping_message_factory=ping,
         # Also when the client left before the first frame was pulled from _frames.

@@ -339,3 +339,26 @@ def test_a_client_leaving_a_group_stream_leaves_the_send_complete(slow_services:
         # And the group was released: the next send goes through.
         again = client.post(f"/v1/groups/{group_id}/messages", json={"input": "again"})
         assert again.status_code == 200, again.text
+
+
+def test_a_reader_that_stops_reading_releases_the_send_after_the_stall_limit() -> None:
+    """A connected client that reads nothing must not hold the send (and the group's
+    lease) for ever: once the buffer is full and nothing is taken for `stall_s`, the
+    channel closes and every later put returns at once."""
+    from anyio.lowlevel import current_token
+
+    from handler.sse import BUFFER, Channel
+
+    async def main() -> tuple[int, float]:
+        channel = Channel(current_token(), stall_s=0.2)
+        started = time.monotonic()
+        with anyio.fail_after(10):  # without the stall limit, the 65th put never returns
+            puts = await anyio.to_thread.run_sync(
+                lambda: sum(1 for _ in range(BUFFER + 5) if channel.put(("messages", [])) is None),
+                abandon_on_cancel=True,
+            )
+        return puts, time.monotonic() - started
+
+    puts, took = anyio.run(main)
+    assert puts == BUFFER + 5
+    assert 0.2 <= took < 5
