@@ -50,8 +50,9 @@ class TooManyChangesError(BadRequestError):
 
 
 class SendInterruptedError(ConflictError):
-    """A send lost its hold on the group part-way; replaying it would repeat what already
-    happened, so the edge tells clients not to retry it automatically."""
+    """A send stopped part-way after committing some of its work (it lost its hold on the
+    group, or a write kept losing races); replaying it would repeat what already happened,
+    so the edge tells clients not to retry it automatically."""
 
 
 class ConcurrentModificationError(ConflictError):

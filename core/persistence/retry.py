@@ -8,10 +8,11 @@ names what was contended. Nothing gives up silently.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from core.errors import ConcurrentModificationError, ConflictError
+from core.errors import ConcurrentModificationError, ConflictError, SendInterruptedError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -21,7 +22,12 @@ ATTEMPTS = 4
 
 
 class ContendedError(ConflictError):
-    """An optimistic write lost its race ATTEMPTS times in a row (HTTP 409)."""
+    """An optimistic write lost its race ATTEMPTS times in a row (HTTP 409); `what` names
+    the contended records."""
+
+    def __init__(self, detail: str, what: str) -> None:
+        super().__init__(detail)
+        self.what = what
 
 
 def optimistic(attempt: Callable[[int], T], *, what: str, attempts: int = ATTEMPTS) -> T:
@@ -38,8 +44,9 @@ def optimistic(attempt: Callable[[int], T], *, what: str, attempts: int = ATTEMP
             last = exc
     contended = ", ".join(last.contended) if last is not None and last.contended else what
     raise ContendedError(
-        f"{contended[:1].upper()}{contended[1:]} kept changing while this request ran "
-        f"({attempts} attempts); retry it."
+        f"{_capital(contended)} kept changing while this request ran "
+        f"({attempts} attempts); retry it.",
+        contended,
     ) from last
 
 
@@ -54,3 +61,21 @@ def retry_on_conflict(what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
         return run
 
     return decorate
+
+
+@contextmanager
+def not_replayable() -> Iterator[None]:
+    """Around a send's work once part of it may be committed: a write that kept losing
+    there ends the send as interrupted (409, not to be retried blindly), since replaying
+    the whole send would repeat what it already saved."""
+    try:
+        yield
+    except ContendedError as exc:
+        raise SendInterruptedError(
+            f"{_capital(exc.what)} kept changing while this send ran, so it stopped there; "
+            "what it produced before is kept. Check the messages before sending again."
+        ) from exc
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

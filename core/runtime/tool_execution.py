@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.errors import ConflictError, PayloadTooLargeError
 from core.llm import ToolCall, ToolSpec
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
@@ -130,7 +131,10 @@ class ToolExecutor:
             for block in blocks:
                 if block.id in context.touched:
                     uow.touch(block)
-            uow.commit()
+            try:
+                uow.commit()
+            except PayloadTooLargeError as exc:
+                return ToolResult.error(f"Edit not saved: {exc.detail}")
             return result
 
         return optimistic(edit, what=f"the memory of agent {agent.id}")
@@ -162,6 +166,8 @@ def _guarded(name: str, work: Callable[[], str]) -> ToolResult:
         return ToolResult(work(), "success")
     except ToolError as exc:
         return ToolResult.error(str(exc))
+    except ConflictError:
+        raise  # lost the group or a write race: the send stops, the model cannot fix it
     except Exception as exc:  # noqa: BLE001 - a tool failure goes back to the model
         logger.exception("tool %s failed", name)
         return ToolResult.error(f"Tool {name!r} failed: {type(exc).__name__}.")

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from core.errors import BadRequestError, ConflictError, NotFoundError
 from core.paging import PageRequest
+from core.persistence.retry import not_replayable
 from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
@@ -89,7 +90,8 @@ class AgentMessageService:
 
             wants_tokens = getattr(req, "stream_tokens", False)
             options = replace(options, on_step=on_step, on_delta=on_delta if wants_tokens else None)
-        result = self._loop.run(tenant, agent_id, prelude, options)
+        with not_replayable():
+            result = self._loop.run(tenant, agent_id, prelude, options)
         usage = RequestUsage()
         usage.by_agent[agent_id] = result.usage
         produced = [r for r in result.messages if r.id not in own_inputs]

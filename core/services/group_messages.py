@@ -9,7 +9,7 @@ from core.groups.engine import GroupEngine
 from core.groups.registry import pattern_for
 from core.groups.send import GroupSend
 from core.paging import PageRequest
-from core.persistence.retry import retry_on_conflict
+from core.persistence.retry import not_replayable, retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
@@ -89,11 +89,12 @@ class GroupMessageService:
             on_delta=on_delta if wants_tokens else None,
         )
         try:
-            if approvals:
-                self._resume(send, waiting[0], approvals[0])
-            else:
-                self._engine.append(send, inputs)
-                pattern.run(self._engine, send)
+            with not_replayable():
+                if approvals:
+                    self._resume(send, waiting[0], approvals[0])
+                else:
+                    self._engine.append(send, inputs)
+                    pattern.run(self._engine, send)
         finally:
             self._engine.close(send)
         return LettaResponse(

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 from core import ids
+from core.errors import SendInterruptedError
 from core.llm import ChatMessage, ChatRequest, ChatResponse, Reasoning, ToolCall, ToolSpec, Usage
 from core.ports import Change, Put, StoreLimits
 from core.records import AgentRecord, ChildRecord, MessageRecord
@@ -346,3 +347,31 @@ def test_a_long_run_of_inputs_is_saved_in_writes_the_store_allows(env: Env) -> N
 
     assert env.store.write_sizes == [5, 5, 5, 2]  # 4 inputs + the agent, thrice; then the step
     assert [r.seq for r in result.messages] == list(range(1, 14))
+
+
+def test_a_lent_tool_that_loses_the_group_stops_the_turn(env: Env) -> None:
+    """Losing the group (or a write race) is not a tool failure the model could fix: it
+    ends the turn instead of going back to the model as an error result."""
+    agent_id = env.agent()
+
+    def lost(_: dict[str, Any]) -> str:
+        raise SendInterruptedError("Group group-x was taken over by another send.")
+
+    env.model.queue(call("lookup_member", {"name": "ann"}, "call_1"), say("unreachable"))
+    with pytest.raises(SendInterruptedError):
+        env.turn(agent_id, extra_tools=(TurnTool(LOOKUP, lost),))
+    assert len(env.model.requests) == 1
+
+
+def test_a_memory_edit_too_large_to_store_goes_back_to_the_model(env: Env) -> None:
+    big = env.store.limits.max_record_bytes // 2 - 2_000
+    agent_id = env.agent(
+        memory_blocks=[CreateBlock(label="notes", value="x" * big, limit=10 * big)],
+        context_window_limit=10 * big,  # room for the big block: no compaction
+    )
+    edit = {"label": "notes", "new_str": "y" * 5_000}
+    env.model.queue(call("memory_insert", edit, "call_1"), say("noted"))
+    result = env.turn(agent_id)
+    (tool,) = tool_records(result)
+    assert tool.tool_status == "error" and "Edit not saved" in (tool.text or "")
+    assert result.stop_reason == "end_turn"

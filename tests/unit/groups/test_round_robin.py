@@ -3,7 +3,14 @@ and members that misbehave."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
+
+from core.errors import ConcurrentModificationError, SendInterruptedError
 from core.llm import ModelServerError
+from core.ports import Change
+from core.records import BlockRecord
 from tests.unit.groups.conftest import (
     Groups,
     call,
@@ -104,3 +111,29 @@ def test_a_member_that_never_stops_ends_the_send_with_max_steps(env: Groups) -> 
     assert env.model.order == ["ann"] * 3
     assert response.usage.step_count == 3
     check_usage_sums(response)
+
+
+def test_a_write_that_keeps_losing_mid_send_interrupts_it_and_frees_the_group(
+    env: Groups,
+) -> None:
+    """After the input is saved, replaying the send would save it twice: a write that
+    keeps losing its race ends the send as interrupted (not retryable), keeping what came
+    before, and the group is free for the next send."""
+    ann = env.agent("ann", memory_blocks=[{"label": "human", "value": ""}])
+    group = env.group([ann, env.agent("bob")])
+    real_write = env.store.write
+
+    def contended(tenant: str, changes: Sequence[Change]) -> None:
+        if any(isinstance(c.record, BlockRecord) for c in changes):
+            raise ConcurrentModificationError("moved", ("block block-x",))
+        real_write(tenant, changes)
+
+    env.store.write = contended  # type: ignore[method-assign]
+    env.model.script("ann", call("memory_insert", '{"label": "human", "new_str": "tea"}'))
+    with pytest.raises(SendInterruptedError, match="Block block-x kept changing while this send"):
+        env.send(group, "remember tea")
+    assert [t.role for t in env.transcript(group)] == ["user"]
+    env.store.write = real_write  # type: ignore[method-assign]
+    env.model.script("ann", reply("ann again"))
+    env.model.script("bob", reply("bob again"))
+    assert env.send(group, "next").stop_reason.stop_reason == "end_turn"
