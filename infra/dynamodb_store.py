@@ -6,8 +6,9 @@ Item layout:
 The record itself is the JSON document in `doc`; `version` backs optimistic writes; the
 values its kind declares filterable (core.filters.projection: `f_<field>`, and
 `f_<field>_lc` lower-cased for text search) sit beside it as top-level attributes, so list
-filters run as a FilterExpression inside DynamoDB. Records written before those attributes
-existed lack them and match no filter. GSI1
+filters run as a FilterExpression inside DynamoDB. An item written before those attributes
+existed lacks the marker `fv` too: the expression lets such items through and the adapter
+tests them in Python, so old records still list correctly until they are next written. GSI1
 lists one kind of record per tenant in creation order, which is what every list route pages,
 and finds a child (a message) by its id alone, which is what message cursors need. Children
 sit in their parent's partition in order, so reading the newest N is one query whatever the
@@ -33,6 +34,7 @@ from core.filters import (
     IsTrue,
     Kept,
     check_filters,
+    matches,
     projection,
 )
 from core.paging import CursorWindow, PageRequest, cursor_window, unknown_cursor
@@ -46,6 +48,8 @@ RECORD_SK = "#"
 TTL_ATTRIBUTE = "expires_at"
 """The table's TTL attribute (template.yaml's TimeToLiveSpecification)."""
 GSI1 = "GSI1"
+PROJECTED = "fv"
+"""Marks an item written with its filter values beside it (see the module docstring)."""
 _BATCH_GET_LIMIT = 100
 _QUERY_PAGE = 100
 
@@ -145,7 +149,12 @@ class DynamoDBStore:
         if window.is_empty:
             return []
         items = self._read_listing(tenant, kind.KIND, window, filters)
-        return window.take(kind.model_validate_json(item["doc"]["S"]) for item in items)
+        return window.take(
+            record
+            for item in items
+            for record in [kind.model_validate_json(item["doc"]["S"])]
+            if PROJECTED in item or matches(record, filters)
+        )
 
     def count(self, tenant: str, kind: type[Record]) -> int:
         total: int = 0
@@ -361,6 +370,7 @@ class DynamoDBStore:
             "version": {"N": str(record.version)},
             "doc": {"S": record.model_dump_json()},
             **{name: _attribute_value(value) for name, value in projection(record).items()},
+            PROJECTED: {"N": "1"},
         }
         if record.expires_at is not None:
             # DynamoDB's TTL deletes the item some time after this epoch second.
@@ -425,7 +435,11 @@ def filter_expression(
             clauses.append(f"{name} = {value({'BOOL': True})}")
         else:  # pragma: no cover - a new filter kind must be taught to this adapter
             raise TypeError(f"No DynamoDB expression for {condition!r}")
-    return " AND ".join(clauses), names, values
+    # Items written before filter values were kept are tested in Python (see `list`).
+    kept = " AND ".join(clauses)
+    if len(clauses) > 1 or not kept.startswith("("):
+        kept = f"({kept})"  # DynamoDB refuses redundant parentheses: add them only once
+    return f"attribute_not_exists({PROJECTED}) OR {kept}", names, values
 
 
 def _attribute_value(value: Kept) -> dict[str, Any]:
