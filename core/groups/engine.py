@@ -19,8 +19,10 @@ from core.groups.lease import DEFAULT_LEASE, GroupLease
 from core.groups.send import Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
 from core.llm import ModelTask
+from core.persistence.retry import optimistic
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import BackgroundRuns, Clock, Store
-from core.records import GroupRecord, MessageRecord, TranscriptRecord
+from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.turn import TurnTool
 from core.schemas.messages import LettaRequest
@@ -176,6 +178,33 @@ class GroupEngine:
             newest_first=True,
         )
         return list(reversed(newest))
+
+    def trim_context(
+        self, send: GroupSend, agent_id: str, *, above: int, keep: int
+    ) -> list[MessageRecord]:
+        """When the agent has more than `above` messages in context, the oldest leave it
+        (they stay stored) so `keep` remain; returns those that left, oldest first."""
+
+        def move(_: int) -> list[MessageRecord]:
+            uow = UnitOfWork(self.store, send.tenant, self.clock)
+            agent = uow.load(AgentRecord, agent_id)
+            if agent.next_message_seq - agent.context_start_seq <= above:
+                return []
+            new_start = agent.next_message_seq - keep
+            left = self.store.children(
+                send.tenant,
+                MessageRecord,
+                agent_id,
+                limit=new_start - agent.context_start_seq,
+                after_seq=agent.context_start_seq - 1,
+                before_seq=new_start,
+            )
+            agent.context_start_seq = new_start
+            uow.touch(agent)
+            uow.commit()
+            return left
+
+        return optimistic(move, what=f"agent {agent_id}")
 
     # -- background work and notes -------------------------------------------------------
 

@@ -19,5 +19,5 @@ PATTERNS: dict[str, GroupPattern] = {
 def pattern_for(manager_type: str) -> GroupPattern:
     pattern = PATTERNS.get(manager_type)
     if pattern is None:
-        raise BadRequestError(f"Sending to a {manager_type} group is not supported.")
+        raise BadRequestError(f"Groups of manager type {manager_type!r} are not supported here.")
     return pattern

@@ -4,9 +4,8 @@ background Run, editing the memory it shares with the main agent."""
 
 from __future__ import annotations
 
-from core.errors import BadRequestError
 from core.groups.engine import GroupEngine
-from core.groups.pattern import GroupPattern
+from core.groups.main_agent import MainAgentAnswers
 from core.groups.send import GroupSend
 from core.groups.transcript import as_lines
 from core.records import GroupRecord, TranscriptRecord
@@ -25,23 +24,6 @@ def should_run(turns: int, frequency: int | None) -> bool:
     if frequency is None:
         return True
     return frequency > 0 and (turns - 1) % frequency == 0
-
-
-class MainAgentAnswers(GroupPattern):
-    """The shape sleeptime and voice_sleeptime share: the manager is the main agent and
-    answers on its own; members (sleeptime agents) are optional and work in the
-    background; the group counts foreground turns."""
-
-    needs_manager = True
-
-    def configure(self, group: GroupRecord) -> None:
-        super().configure(group)
-        if group.turns_counter is None:
-            group.turns_counter = 0
-
-    def check_send(self, group: GroupRecord) -> None:
-        if group.manager_agent_id is None:
-            raise BadRequestError("Empty group")
 
 
 class Sleeptime(MainAgentAnswers):
@@ -78,7 +60,8 @@ class Sleeptime(MainAgentAnswers):
 
 def _last_processed_seq(engine: GroupEngine, send: GroupSend) -> int:
     """Where the previous review stopped: kept on the group; groups written before the seq
-    was kept name the message only, found through the (eventually consistent) index."""
+    was kept name the message only, found through the (eventually consistent) index (remove
+    that path once every stored group has the seq)."""
     group = send.group
     if group.last_processed_seq is not None:
         return group.last_processed_seq

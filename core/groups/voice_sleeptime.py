@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from core.errors import BadRequestError
 from core.groups.engine import GroupEngine
+from core.groups.main_agent import MainAgentAnswers
 from core.groups.send import GroupSend
-from core.groups.sleeptime import MainAgentAnswers
 from core.groups.transcript import as_lines
-from core.persistence.retry import optimistic
-from core.persistence.unit_of_work import UnitOfWork
-from core.records import AgentRecord, GroupRecord, MessageRecord
+from core.records import GroupRecord
 
 DEFAULT_MAX_BUFFER = 30
 DEFAULT_MIN_BUFFER = 15
@@ -38,7 +36,7 @@ class VoiceSleeptime(MainAgentAnswers):
         group = send.group
         max_len = group.max_message_buffer_length or DEFAULT_MAX_BUFFER
         min_len = group.min_message_buffer_length or DEFAULT_MIN_BUFFER
-        evicted = _evict(engine, send.tenant, main, max_len, min_len)
+        evicted = engine.trim_context(send, main, above=max_len, keep=min_len)
         if not evicted or not group.agent_ids:
             return
         text = EVICTION_PROMPT.format(lines=as_lines(evicted))
@@ -64,31 +62,3 @@ def check_buffer(max_length: int | None, min_length: int | None) -> None:
             "max_message_buffer_length must be greater than min_message_buffer_length "
             f"(got max={max_length}, min={min_length})."
         )
-
-
-def _evict(
-    engine: GroupEngine, tenant: str, agent_id: str, max_len: int, min_len: int
-) -> list[MessageRecord]:
-    """When the agent's in-context messages exceed `max_len`, move its context start so
-    `min_len` remain; returns the messages that left."""
-
-    def move(_: int) -> list[MessageRecord]:
-        uow = UnitOfWork(engine.store, tenant, engine.clock)
-        agent = uow.load(AgentRecord, agent_id)
-        if agent.next_message_seq - agent.context_start_seq <= max_len:
-            return []
-        new_start = agent.next_message_seq - min_len
-        evicted = engine.store.children(
-            tenant,
-            MessageRecord,
-            agent_id,
-            limit=new_start - agent.context_start_seq,
-            after_seq=agent.context_start_seq - 1,
-            before_seq=new_start,
-        )
-        agent.context_start_seq = new_start
-        uow.touch(agent)
-        uow.commit()
-        return evicted
-
-    return optimistic(move, what=f"agent {agent_id}")

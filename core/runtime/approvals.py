@@ -31,7 +31,8 @@ class Approvals:
                 tenant, MessageRecord, agent.id, agent.pending_approval_seq
             )
         else:
-            # Paused before the seq was kept: only the id index can find it.
+            # Paused before the seq was kept: only the id index can find it. Remove once no
+            # stored agent lacks pending_approval_seq while it waits.
             request = self._store.find_child(tenant, MessageRecord, agent.pending_approval_id)
         if request is None or request.id != agent.pending_approval_id:
             raise BadRequestError("The pending approval request no longer exists.")
