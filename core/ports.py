@@ -46,6 +46,8 @@ class StoreLimits:
     """Most records one atomic `write` may change."""
     max_record_bytes: int
     """Largest stored record, as `record_bytes` measures it."""
+    max_write_bytes: int
+    """Largest total of the records one atomic `write` puts."""
 
 
 class DuplicateChangeError(ValueError):
@@ -71,8 +73,9 @@ def record_bytes(record: Record) -> int:
 
 def check_write(changes: Sequence[Change], limits: StoreLimits) -> None:
     """Refuse, before anything is written, a write no store may make: too many changes
-    (TooManyChangesError), two changes to one record (DuplicateChangeError), a record too
-    large (RecordTooLargeError). Both stores call this, so they refuse the same writes."""
+    (TooManyChangesError), two changes to one record (DuplicateChangeError), a record or a
+    whole write too large (RecordTooLargeError). Both stores call this, so they refuse the
+    same writes."""
     if len(changes) > limits.max_changes_per_write:
         raise TooManyChangesError(
             f"This change touches {len(changes)} records; at most "
@@ -87,6 +90,7 @@ def check_write(changes: Sequence[Change], limits: StoreLimits) -> None:
                 f"{change.record.KIND} {change.record.id} is changed twice in one write."
             )
         seen.add(identity)
+    total = 0
     for change in changes:
         if isinstance(change, Put):
             size = record_bytes(change.record)
@@ -95,6 +99,12 @@ def check_write(changes: Sequence[Change], limits: StoreLimits) -> None:
                     f"The {change.record.KIND} {change.record.id} would be {size} bytes once "
                     f"stored; a record holds at most {limits.max_record_bytes}."
                 )
+            total += size
+    if total > limits.max_write_bytes:
+        raise RecordTooLargeError(
+            f"This change would write {total} bytes at once; at most "
+            f"{limits.max_write_bytes} can be written atomically. Send less at a time."
+        )
 
 
 def _kept_bytes(value: Kept) -> int:

@@ -95,9 +95,12 @@ class SerializedClient:
         return call
 
 
-DYNAMODB_LIMITS = StoreLimits(max_changes_per_write=100, max_record_bytes=400_000)
-"""TransactWriteItems takes 100 items; an item holds at most 400 KiB (409,600 bytes), which
-leaves 9,600 bytes for keys and attribute names beyond what core.ports.record_bytes counts."""
+DYNAMODB_LIMITS = StoreLimits(
+    max_changes_per_write=100, max_record_bytes=400_000, max_write_bytes=4_000_000
+)
+"""TransactWriteItems takes 100 items and 4 MB in all; an item holds at most 400 KiB
+(409,600 bytes), which leaves 9,600 bytes for keys and attribute names beyond what
+core.ports.record_bytes counts (and at most 100 such margins under the 4 MB)."""
 
 
 class DynamoDBStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
-from core.ports import Clock, Store
+from core.ports import Clock, Store, record_bytes
 from core.records import AgentRecord, MessageRecord
 from core.runtime.turn import StepOutcome
 
@@ -20,10 +20,24 @@ class StepWriter:
         self._store = store
         self._clock = clock
 
-    @property
-    def chunk(self) -> int:
-        """Records per write: the store's limit less the agent record saved beside them."""
-        return max(1, self._store.limits.max_changes_per_write - 1)
+    def batches(
+        self, agent: AgentRecord, records: list[MessageRecord]
+    ) -> list[list[MessageRecord]]:
+        """`records` cut into writes the store allows beside the agent record: each within
+        the store's count and byte limits."""
+        limits = self._store.limits
+        most = max(1, limits.max_changes_per_write - 1)
+        room = limits.max_write_bytes - record_bytes(agent)
+        batches: list[list[MessageRecord]] = []
+        size = 0
+        for record in records:
+            cost = record_bytes(record)
+            if not batches or len(batches[-1]) >= most or size + cost > room:
+                batches.append([])
+                size = 0
+            batches[-1].append(record)
+            size += cost
+        return batches
 
     def commit(
         self,
@@ -35,9 +49,8 @@ class StepWriter:
         """Save the `pending` inputs, then the step's own records (one atomic write);
         returns everything saved, in order, and the agent as saved."""
         agent = known
-        size = self.chunk
-        for start in range(0, len(pending), size):
-            agent = self.save(tenant, agent, pending[start : start + size])
+        for batch in self.batches(known, pending):
+            agent = self.save(tenant, agent, batch)
         agent = self.save(tenant, agent, outcome.records, outcome)
         return [*pending, *outcome.records], agent
 

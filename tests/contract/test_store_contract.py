@@ -222,6 +222,24 @@ def test_a_record_may_be_as_large_as_the_limit_and_no_larger(
     assert store.get(T, BlockRecord, other.id) is None
 
 
+def test_one_write_holds_at_most_the_write_byte_limit(store: Store, clock: FakeClock) -> None:
+    """Records each within their own limit can still add up past what one atomic write
+    takes (DynamoDB's 4 MB per transaction): refused whole, before anything is written."""
+    parent = ids.new_id(ids.AGENT)
+    each = store.limits.max_record_bytes - 1_000
+    count = store.limits.max_write_bytes // each + 1
+    records = []
+    for seq in range(1, count + 1):
+        record = message(clock, parent, seq)
+        record.text = "x" * (each - record_bytes(record))
+        records.append(record)
+    with pytest.raises(RecordTooLargeError, match="written atomically"):
+        store.write(T, [Put(r, None) for r in records])
+    assert store.children(T, MessageRecord, parent, limit=count) == []
+    save(store, *records[:-1])
+    assert len(store.children(T, MessageRecord, parent, limit=count)) == count - 1
+
+
 def test_kept_filter_values_count_towards_the_size(store: Store, clock: FakeClock) -> None:
     """A searchable text is kept twice (as is, and lower-cased for the search)."""
     half = store.limits.max_record_bytes // 2

@@ -335,7 +335,9 @@ def test_a_pause_saved_before_the_seq_was_kept_is_found_by_id(env: Env) -> None:
 
 
 def test_a_long_run_of_inputs_is_saved_in_writes_the_store_allows(env: Env) -> None:
-    env.store.limits = StoreLimits(max_changes_per_write=5, max_record_bytes=400_000)
+    env.store.limits = StoreLimits(
+        max_changes_per_write=5, max_record_bytes=400_000, max_write_bytes=4_000_000
+    )
     agent_id = env.agent()
     env.store.write_sizes.clear()
     env.model.queue(
@@ -375,3 +377,19 @@ def test_a_memory_edit_too_large_to_store_goes_back_to_the_model(env: Env) -> No
     (tool,) = tool_records(result)
     assert tool.tool_status == "error" and "Edit not saved" in (tool.text or "")
     assert result.stop_reason == "end_turn"
+
+
+def test_large_inputs_are_saved_in_writes_within_the_byte_limit(env: Env) -> None:
+    env.store.limits = StoreLimits(
+        max_changes_per_write=100, max_record_bytes=400_000, max_write_bytes=1_000_000
+    )
+    agent_id = env.agent()
+    env.store.write_sizes.clear()
+    env.model.queue(say("Read them all."))
+    inputs = [env.user("x" * 300_000) for _ in range(7)]
+
+    result = env.loop.run(TENANT, agent_id, inputs, TurnOptions())
+
+    # Three 300 KB inputs and the agent fit 1 MB: 3 + 3 + 1 inputs, then the step.
+    assert env.store.write_sizes == [4, 4, 2, 2]
+    assert [r.seq for r in result.messages] == list(range(1, 9))
