@@ -26,6 +26,7 @@ it above the function's timeout, so a send that was killed frees the group soon 
 while a live one never loses it."""
 
 Change = Callable[[GroupRecord], Any]
+"""Edits the group in place; returning False leaves it unwritten."""
 
 
 class GroupLease:
@@ -72,10 +73,12 @@ class GroupLease:
     def give_back(self, send: GroupSend) -> None:
         """Free the group, if this send still holds it."""
 
-        def clear(group: GroupRecord) -> None:
-            if group.lease_id == send.lease_id:
-                group.lease_id = None
-                group.lease_expires_at = None
+        def clear(group: GroupRecord) -> bool:
+            if group.lease_id != send.lease_id:
+                return False  # another send holds it now: leave its copy current
+            group.lease_id = None
+            group.lease_expires_at = None
+            return True
 
         send.group = self._write(send.tenant, send.group, clear)
 
@@ -89,7 +92,8 @@ class GroupLease:
         def attempt(number: int) -> GroupRecord:
             uow = UnitOfWork(self._store, tenant, self._clock)
             group = uow.reload(GroupRecord, known, number)
-            change(group)
+            if change(group) is False:
+                return group
             for record in new() if new else []:
                 uow.add(record)
             uow.touch(group)

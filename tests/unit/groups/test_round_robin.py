@@ -8,10 +8,11 @@ from collections.abc import Sequence
 import pytest
 
 from core.errors import ConcurrentModificationError, SendInterruptedError
-from core.llm import ModelServerError
-from core.ports import Change
-from core.records import BlockRecord
+from core.llm import ChatRequest, ChatResponse, ModelServerError
+from core.ports import Change, Put
+from core.records import BlockRecord, GroupRecord
 from tests.unit.groups.conftest import (
+    TENANT,
     Groups,
     call,
     check_usage_sums,
@@ -137,3 +138,25 @@ def test_a_write_that_keeps_losing_mid_send_interrupts_it_and_frees_the_group(
     env.model.script("ann", reply("ann again"))
     env.model.script("bob", reply("bob again"))
     assert env.send(group, "next").stop_reason.stop_reason == "end_turn"
+
+
+def test_a_send_that_lost_the_group_leaves_the_new_holder_undisturbed(env: Groups) -> None:
+    """The lease ran out and another send took the group: the first send stops as
+    interrupted and does not touch the group on its way out."""
+    _, group = _trio(env)
+    taken: list[GroupRecord] = []
+
+    def take_over(_: ChatRequest) -> ChatResponse:
+        record = env.group_record(group)
+        stolen = record.model_copy(
+            update={"lease_id": "lease-other", "version": record.version + 1}
+        )
+        env.store.write(TENANT, [Put(stolen, record.version)])
+        taken.append(stolen)
+        return reply("ann too late")
+
+    env.model.script("ann", take_over)
+    with pytest.raises(SendInterruptedError, match="taken over"):
+        env.send(group)
+    assert env.group_record(group).version == taken[0].version
+    assert env.group_record(group).lease_id == "lease-other"
