@@ -66,6 +66,20 @@ class Equals(FieldFilter):
 
 
 @dataclass(frozen=True)
+class OneOf(FieldFilter):
+    """The text field is one of `values` (case-sensitive)."""
+
+    values: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError(f"OneOf on {self.field!r} needs values.")
+
+    def test(self, kept: Kept | None) -> bool:
+        return isinstance(kept, str) and kept in self.values
+
+
+@dataclass(frozen=True)
 class ContainsText(FieldFilter):
     """The text field contains `needle`, ignoring case (an empty needle: it has a text)."""
 
@@ -116,7 +130,17 @@ class IsTrue(FieldFilter):
         return kept is True
 
 
-Filter = Equals | ContainsText | HasAny | HasAll | IsTrue
+@dataclass(frozen=True)
+class IsFalse(FieldFilter):
+    """The flag field is false."""
+
+    KEEPS: ClassVar[type] = bool
+
+    def test(self, kept: Kept | None) -> bool:
+        return kept is False
+
+
+Filter = Equals | OneOf | ContainsText | HasAny | HasAll | IsTrue | IsFalse
 """Every filter a store must apply."""
 
 Filterable = Mapping[str, tuple[type[FieldFilter], ...]]

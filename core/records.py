@@ -12,7 +12,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from core.filters import ContainsText, Equals, Filterable, HasAll, HasAny, IsTrue
+from core.filters import (
+    ContainsText,
+    Equals,
+    Filterable,
+    HasAll,
+    HasAny,
+    IsFalse,
+    IsTrue,
+    OneOf,
+)
 from core.schemas.blocks import BlockBody
 from core.schemas.groups import Group
 
@@ -51,12 +60,12 @@ _TAGS = (HasAny, HasAll)
 class BlockRecord(Record, BlockBody):
     KIND: ClassVar[str] = "block"
     FILTERABLE: ClassVar[Filterable] = {
-        "label": (Equals, ContainsText),
+        "label": (Equals, OneOf, ContainsText),
         "value": (ContainsText,),
         "description": (ContainsText,),
         "template_name": (Equals,),
         "project_id": (Equals,),
-        "is_template": (IsTrue,),
+        "is_template": (IsTrue, IsFalse),
         "tags": _TAGS,
     }
 
@@ -210,6 +219,12 @@ class RunRecord(Record):
     """
 
     KIND: ClassVar[str] = "run"
+    FILTERABLE: ClassVar[Filterable] = {
+        "agent_id": (Equals, OneOf),
+        "status": (Equals, OneOf),
+        "stop_reason": (Equals,),
+        "background": (IsTrue, IsFalse),
+    }
 
     agent_id: str
     status: RunStatus = "created"

@@ -31,8 +31,10 @@ from core.filters import (
     Filter,
     HasAll,
     HasAny,
+    IsFalse,
     IsTrue,
     Kept,
+    OneOf,
     check_filters,
     matches,
     projection,
@@ -421,6 +423,9 @@ def filter_expression(
         names[name] = condition.attribute
         if isinstance(condition, Equals):
             clauses.append(f"{name} = {value({'S': condition.value})}")
+        elif isinstance(condition, OneOf):
+            options = ", ".join(value({"S": v}) for v in condition.values)
+            clauses.append(f"{name} IN ({options})")
         elif isinstance(condition, ContainsText):
             needle = condition.needle.lower()
             # Every string contains the empty one; DynamoDB refuses it as an operand.
@@ -434,8 +439,8 @@ def filter_expression(
             joiner = " OR " if isinstance(condition, HasAny) else " AND "
             tests = joiner.join(f"contains({name}, {value({'S': v})})" for v in condition.values)
             clauses.append(f"(attribute_type({name}, {value({'S': 'L'})}) AND ({tests}))")
-        elif isinstance(condition, IsTrue):
-            clauses.append(f"{name} = {value({'BOOL': True})}")
+        elif isinstance(condition, IsTrue | IsFalse):
+            clauses.append(f"{name} = {value({'BOOL': isinstance(condition, IsTrue)})}")
         else:  # pragma: no cover - a new filter kind must be taught to this adapter
             raise TypeError(f"No DynamoDB expression for {condition!r}")
     # Items written before filter values were kept are tested in Python (see `list`).

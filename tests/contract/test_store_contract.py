@@ -23,7 +23,16 @@ from core.errors import (
     RecordTooLargeError,
     TooManyChangesError,
 )
-from core.filters import ContainsText, Equals, Filter, HasAll, HasAny, IsTrue
+from core.filters import (
+    ContainsText,
+    Equals,
+    Filter,
+    HasAll,
+    HasAny,
+    IsFalse,
+    IsTrue,
+    OneOf,
+)
 from core.paging import PageRequest
 from core.ports import Delete, DuplicateChangeError, Put, Store, record_bytes
 from core.records import (
@@ -415,6 +424,9 @@ def _labels(store: Store, filters: list[Filter], **page: Any) -> list[str | None
         ([HasAll("tags", ("red", "big"))], ["Persona"]),
         ([HasAll("tags", ("red", "green"))], []),
         ([IsTrue("is_template")], ["Persona"]),
+        ([IsFalse("is_template")], ["human", "notes", "plain"]),
+        ([OneOf("label", ("human", "notes", "nobody"))], ["human", "notes"]),
+        ([OneOf("label", ("persona",))], []),  # OneOf is case-sensitive
         ([HasAny("tags", ("red",)), ContainsText("value", "tea")], []),  # all must hold
         ([HasAny("tags", ("red",)), Equals("project_id", "p1")], ["notes"]),
         ([], ["Persona", "human", "notes", "plain"]),
