@@ -14,11 +14,13 @@ from core.ports import Clock, Store
 from core.runtime.agent_loop import AgentLoop
 from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
+from core.services.async_sends import AsyncSends
 from core.services.blocks import BlockService
 from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
 from core.services.idempotency import Idempotency
 from core.services.message_edits import MessageEdit
+from core.services.run_cancellation import RunCancellation
 from core.services.runs import RunService
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore, SerializedClient
@@ -40,6 +42,8 @@ class Services:
     group_messages: GroupMessageService
     idempotency: Idempotency
     message_edits: MessageEdit
+    async_sends: AsyncSends
+    run_cancellation: RunCancellation
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -72,14 +76,18 @@ def build_services(
     lease = timedelta(seconds=settings.group_lease_s)
     engine = GroupEngine(store, clock, loop, background=runs, lease=lease)
     group_messages = GroupMessageService(store, clock, engine)
+    agent_messages = AgentMessageService(store, clock, loop)
+    cancellation = RunCancellation(store, clock)
     return Services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),
         blocks=BlockService(store, clock),
         groups=GroupService(store, clock),
-        agent_messages=AgentMessageService(store, clock, loop),
+        agent_messages=agent_messages,
         runs=runs,
         group_messages=group_messages,
         idempotency=Idempotency(store, clock),
         message_edits=MessageEdit(store, clock),
+        async_sends=AsyncSends(runs, cancellation, agent_messages),
+        run_cancellation=cancellation,
     )

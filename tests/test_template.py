@@ -39,6 +39,8 @@ EXPECTED_ROUTES = {
     ("POST", "/v1/agents/{agent_id}/messages"),
     ("GET", "/v1/agents/{agent_id}/messages"),
     ("POST", "/v1/agents/{agent_id}/messages/stream"),
+    ("POST", "/v1/agents/{agent_id}/messages/async"),
+    ("POST", "/v1/agents/{agent_id}/messages/cancel"),
     ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"),
     ("POST", "/v1/blocks"),
     ("GET", "/v1/blocks"),
@@ -61,6 +63,10 @@ EXPECTED_ROUTES = {
     ("GET", "/v1/runs/{run_id}"),
     ("DELETE", "/v1/runs/{run_id}"),
     ("GET", "/v1/runs/{run_id}/messages"),
+    ("GET", "/v1/runs"),
+    ("GET", "/v1/runs/active"),
+    ("GET", "/v1/runs/{run_id}/usage"),
+    ("POST", "/v1/runs/{run_id}/stream"),
     ("GET", "/v1/health"),
 }
 

@@ -63,6 +63,9 @@ class AgentLoop:
         pending = list(inputs)
         stop_reason: StopReason = "max_steps"
         for step_number in range(options.max_steps):
+            if step_number and options.should_stop is not None and options.should_stop():
+                stop_reason = "cancelled"
+                break
             context = self._context.prepare(tenant, agent, history, pending, tally)
             agent, history = context.agent, context.history
             if context.compacted:

@@ -53,6 +53,9 @@ class TurnOptions:
     """What a "choose" task picks from."""
     on_step: Callable[[list[MessageRecord]], None] | None = None
     """Called with each step's saved records as soon as they are saved (for streaming)."""
+    should_stop: Callable[[], bool] | None = None
+    """Asked before every step but the first: True ends the turn as `cancelled` (a Run
+    cancelled while it works)."""
     on_delta: Callable[[str, str, str], None] | None = None
     """`on_delta(message_id, kind, text)`: pieces of a reply while the model produces them
     (stream_tokens); the saved message later has that id."""

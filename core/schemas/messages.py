@@ -139,6 +139,12 @@ class LettaStreamingRequest(LettaRequest):
     background: bool = False
 
 
+class LettaAsyncRequest(LettaRequest):
+    """Body of the async send routes: a send body, plus where to report the finished run."""
+
+    callback_url: str | None = None
+
+
 # -- typed Letta messages ---------------------------------------------------------------
 
 

@@ -27,3 +27,11 @@ class Run(BaseModel):
     background: bool | None = None
     metadata: dict[str, Any] | None = None
     total_duration_ns: int | None = None
+
+
+class RunUsage(BaseModel):
+    """GET /v1/runs/{run_id}/usage (Letta's `UsageStatistics`)."""
+
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    total_tokens: int = 0

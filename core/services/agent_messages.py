@@ -10,7 +10,7 @@ from core.paging import PageRequest
 from core.persistence.retry import not_replayable
 from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
-from core.runtime.agent_loop import AgentLoop, TurnOptions
+from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult
 from core.runtime.inputs import input_records
 from core.runtime.rendering import RenderOptions, render, render_page
 from core.runtime.usage import RequestUsage
@@ -53,32 +53,10 @@ class AgentMessageService:
         req: LettaRequest,
         emit: Callable[[list[LettaMessage]], None] | None = None,
     ) -> LettaResponse:
-        agent = self._store.get(tenant, AgentRecord, agent_id)
-        if agent is None:
-            raise NotFoundError(f"Agent not found: {agent_id}")
-        items = req.as_messages()
-        approvals = [m for m in items if isinstance(m, ApprovalCreate)]
-        options = TurnOptions(
-            max_steps=req.max_steps,
-            enable_thinking=req.thinking_enabled,
-            override_model=req.override_model,
-        )
-        if approvals:
-            if len(items) != 1:
-                raise BadRequestError("An approval must be sent alone, as the only message.")
-            prelude = self._loop.approval_records(tenant, agent, approvals[0], options)
-        else:
-            if agent.pending_approval_id is not None:
-                raise ConflictError(
-                    f"Agent {agent_id} is waiting for a decision on the tool call(s) of "
-                    f"message {agent.pending_approval_id}; send an approval first."
-                )
-            creates = [m for m in items if isinstance(m, MessageCreate)]
-            prelude = input_records(
-                creates, req.override_model or agent.model, self._clock, limits=self._store.limits
-            )
+        agent, prelude = self.prepare(tenant, agent_id, req)
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
         rendering = render_options(req)
+        options = self.options(req)
         if emit is not None:
             stream = ResponseStream(emit, rendering, self._clock)
 
@@ -99,6 +77,72 @@ class AgentMessageService:
             messages=render(produced, rendering),
             stop_reason=LettaStopReason(stop_reason=result.stop_reason),
             usage=usage.to_wire(),
+        )
+
+    def run(
+        self,
+        tenant: str,
+        agent_id: str,
+        req: LettaRequest,
+        *,
+        run_id: str,
+        should_stop: Callable[[], bool],
+    ) -> TurnResult:
+        """The same turn as `send`, as a Run executes it: every message tagged with the run,
+        stopping between steps once the run is cancelled."""
+        _, prelude = self.prepare(tenant, agent_id, req)
+        for record in prelude:
+            record.run_id = run_id
+        options = replace(self.options(req), run_id=run_id, should_stop=should_stop)
+        with not_replayable():
+            return self._loop.run(tenant, agent_id, prelude, options)
+
+    def prepare(
+        self, tenant: str, agent_id: str, req: LettaRequest
+    ) -> tuple[AgentRecord, list[MessageRecord]]:
+        """Check the send and build its input records: the caller's messages, or the
+        answer to a pending approval (which runs the approved tool calls)."""
+        agent, approval = self.check(tenant, agent_id, req)
+        if approval is not None:
+            records = self._loop.approval_records(tenant, agent, approval, self.options(req))
+            return agent, records
+        return agent, self._inputs(agent, req)
+
+    def check(
+        self, tenant: str, agent_id: str, req: LettaRequest
+    ) -> tuple[AgentRecord, ApprovalCreate | None]:
+        """Refuse a send the agent cannot take now (404, 400, 409, 422, 413), changing
+        nothing; returns the agent and the approval the send carries, if any."""
+        agent = self._store.get(tenant, AgentRecord, agent_id)
+        if agent is None:
+            raise NotFoundError(f"Agent not found: {agent_id}")
+        items = req.as_messages()
+        approvals = [m for m in items if isinstance(m, ApprovalCreate)]
+        if approvals:
+            if len(items) != 1:
+                raise BadRequestError("An approval must be sent alone, as the only message.")
+            if agent.pending_approval_id is None:
+                raise BadRequestError(f"Agent {agent.id} has no tool call waiting for approval.")
+            return agent, approvals[0]
+        if agent.pending_approval_id is not None:
+            raise ConflictError(
+                f"Agent {agent_id} is waiting for a decision on the tool call(s) of "
+                f"message {agent.pending_approval_id}; send an approval first."
+            )
+        self._inputs(agent, req)
+        return agent, None
+
+    def _inputs(self, agent: AgentRecord, req: LettaRequest) -> list[MessageRecord]:
+        creates = [m for m in req.as_messages() if isinstance(m, MessageCreate)]
+        handle = req.override_model or agent.model
+        return input_records(creates, handle, self._clock, limits=self._store.limits)
+
+    @staticmethod
+    def options(req: LettaRequest) -> TurnOptions:
+        return TurnOptions(
+            max_steps=req.max_steps,
+            enable_thinking=req.thinking_enabled,
+            override_model=req.override_model,
         )
 
     def list(

@@ -47,6 +47,20 @@ class RunMessages:
             return run.first_seq - 1, (run.last_seq or run.first_seq) + 1
         return run.first_seq - 1, None
 
+    def after(self, tenant: str, run: RunRecord, seq: int, limit: int) -> list[MessageRecord]:
+        """Up to `limit` of the run's messages after the agent's message `seq`."""
+        if run.first_seq is None:
+            return []
+        low = max(seq, run.first_seq - 1)
+        high = (run.last_seq or run.first_seq) + 1 if run.status in RUN_FINISHED else None
+        found: list[MessageRecord] = []
+        for message in self._scan(tenant, run, low, high, newest_first=False):
+            if self._belongs(run, message):
+                found.append(message)
+                if len(found) >= limit:
+                    break
+        return found
+
     def page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
         """One page of the run's messages, cursors read in the requested order."""
         cursors = cursor_window(

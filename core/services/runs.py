@@ -13,6 +13,7 @@ keeps runs of one agent that overlap in time apart.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol, get_args
@@ -24,21 +25,18 @@ from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, RunLauncher, Store
-from core.records import RUN_FINISHED, AgentRecord, MessageRecord, RunKind, RunRecord
+from core.records import AgentRecord, MessageRecord, RunKind, RunRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.rendering import RenderOptions, render_page
 from core.schemas.messages import LettaMessage
-from core.schemas.runs import STOP_REASONS, Run
+from core.schemas.runs import Run, RunUsage
 from core.services.run_messages import RunMessages
+from core.services.run_views import RunFilter, run_to_wire, status_for
 
 logger = logging.getLogger(__name__)
 
 AGENT_TURN: RunKind = "agent_turn"
 """The built-in job kind: one agent turn on `job["input"]` (see RunService.agent_turn)."""
-
-COMPLETED_STOP_REASONS = frozenset({"end_turn", "max_steps", "tool_rule", "requires_approval"})
-"""Stop reasons of a run that finished its work; `cancelled` cancels it, the rest fail it
-(as Letta maps stop reasons to run statuses)."""
 
 
 class RunOutcome(Protocol):
@@ -54,34 +52,6 @@ class RunOutcome(Protocol):
 
 RunHandler = Callable[[str, RunRecord], RunOutcome]
 """`handler(tenant, run)`: do the run's work, return how it ended and what it produced."""
-
-
-def status_for(stop_reason: str) -> str:
-    if stop_reason in COMPLETED_STOP_REASONS:
-        return "completed"
-    if stop_reason == "cancelled":
-        return "cancelled"
-    if stop_reason in STOP_REASONS:
-        return "failed"
-    return "completed"
-
-
-def run_to_wire(run: RunRecord) -> Run:
-    duration = None
-    if run.completed_at is not None:
-        duration = int((run.completed_at - run.created_at).total_seconds() * 1_000_000_000)
-    return Run(
-        id=run.id,
-        agent_id=run.agent_id,
-        status=run.status,
-        created_at=run.created_at,
-        completed_at=run.completed_at,
-        # A handler's own stop reason outside Letta's enum stays on the record only.
-        stop_reason=run.stop_reason if run.stop_reason in STOP_REASONS else None,  # type: ignore[arg-type]
-        background=run.background,
-        metadata=run.metadata,
-        total_duration_ns=duration,
-    )
 
 
 class RunService:
@@ -186,6 +156,26 @@ class RunService:
         run = self.get_record(tenant, run_id)
         return render_page(self._messages.page(tenant, run, page), page, options)
 
+    def list(self, tenant: str, page: PageRequest, where: RunFilter) -> builtins.list[Run]:
+        """Runs of the tenant, filtered where they are stored."""
+        return [run_to_wire(r) for r in self._store.list(tenant, RunRecord, page, where.filters())]
+
+    def usage(self, tenant: str, run_id: str) -> RunUsage:
+        run = self.get_record(tenant, run_id)
+        return RunUsage(
+            completion_tokens=run.completion_tokens,
+            prompt_tokens=run.prompt_tokens,
+            total_tokens=run.prompt_tokens + run.completion_tokens,
+        )
+
+    def messages_after(
+        self, tenant: str, run_id: str, seq: int, limit: int
+    ) -> tuple[builtins.list[MessageRecord], RunRecord]:
+        """Up to `limit` of the run's messages after `seq`, oldest first, and the run as it
+        was read before them (so a finished run read here has nothing after these)."""
+        run = self.get_record(tenant, run_id)
+        return self._messages.after(tenant, run, seq, limit), run
+
     # -- executing -----------------------------------------------------------------------
 
     def execute(self, tenant: str, run_id: str) -> None:
@@ -243,9 +233,12 @@ class RunService:
     ) -> None:
         uow = UnitOfWork(self._store, tenant, self._clock)
         found = uow.load_existing(RunRecord, [run_id])
-        if not found or found[0].status in RUN_FINISHED:
+        if not found or found[0].status in ("completed", "failed"):
             return
         run = found[0]
+        if run.status == "cancelled" and run.completed_at is not None:
+            return
+        cancelled = run.status == "cancelled"
         if outcome is None:
             run.status, run.stop_reason, run.error = "failed", "error", error
             seqs = self._messages.tagged_seqs(tenant, run)
@@ -259,6 +252,8 @@ class RunService:
                 run.prompt_tokens = usage.prompt_tokens
                 run.completion_tokens = usage.completion_tokens
         run.first_seq, run.last_seq = (min(seqs), max(seqs)) if seqs else (None, None)
+        if cancelled:  # cancelled while it worked: it stopped as soon as it could
+            run.status, run.stop_reason = "cancelled", "cancelled"
         run.completed_at = uow.now
         uow.touch(run)
         uow.commit()

@@ -5,13 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from core.ids import RunId
 from core.paging import PageRequest
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
 from core.schemas.groups import Group
-from core.schemas.messages import LettaMessage, LettaResponse, LettaStreamingRequest
+from core.schemas.messages import (
+    LettaAsyncRequest,
+    LettaMessage,
+    LettaResponse,
+    LettaStreamingRequest,
+)
+from core.schemas.runs import Run
 from core.services.agents import AgentFilter
 from core.services.idempotency import key_for
 from handler.deps import (
@@ -134,6 +142,34 @@ async def create_agent_message_stream(
         lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
         ping_s=services.settings.sse_ping_s,
     )
+
+
+@router.post("/{agent_id}/messages/async", response_model=Run)
+def create_agent_message_async(
+    agent_id: AgentIdPath, body: LettaAsyncRequest, services: ServicesDep, tenant: TenantDep
+) -> Run:
+    """Answers at once with the Run that does the send; read it at /v1/runs/{run_id}."""
+    return services.async_sends.agent(tenant, agent_id, body)
+
+
+class CancelAgentRunRequest(BaseModel):
+    run_ids: list[RunId] | None = None
+
+
+@router.post("/{agent_id}/messages/cancel")
+def cancel_agent_run(
+    agent_id: AgentIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    body: CancelAgentRunRequest | None = None,
+) -> dict[str, str]:
+    """Cancel the named runs of the agent, or all it has not finished; each run's status
+    afterwards. A run at work stops between its steps, keeping what it produced."""
+    services.agents.get(tenant, agent_id)  # 404 for an unknown agent
+    run_ids = body.run_ids if body is not None and body.run_ids else None
+    cancellation = services.run_cancellation
+    wanted = run_ids or cancellation.active(tenant, agent_id)
+    return cancellation.cancel(tenant, agent_id, wanted)
 
 
 @router.get("/{agent_id}/messages", response_model=list[LettaMessage])

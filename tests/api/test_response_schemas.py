@@ -213,6 +213,18 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/v1/runs/{run_id}/messages"): lambda c, w: c.get(
         f"/v1/runs/{finished_run(c, w)}/messages"
     ),
+    ("GET", "/v1/runs/"): lambda c, w: (finished_run(c, w), c.get("/v1/runs/"))[1],
+    ("GET", "/v1/runs/active"): lambda c, w: c.get("/v1/runs/active"),
+    ("GET", "/v1/runs/{run_id}/usage"): lambda c, w: c.get(f"/v1/runs/{finished_run(c, w)}/usage"),
+    ("POST", "/v1/runs/{run_id}/stream"): lambda c, w: c.post(
+        f"/v1/runs/{finished_run(c, w)}/stream", json={"starting_after": 0}
+    ),
+    ("POST", "/v1/agents/{agent_id}/messages/async"): lambda c, w: c.post(
+        f"/v1/agents/{w.alice['id']}/messages/async", json={"input": "later"}
+    ),
+    ("POST", "/v1/agents/{agent_id}/messages/cancel"): lambda c, w: c.post(
+        f"/v1/agents/{w.alice['id']}/messages/cancel", json={"run_ids": [finished_run(c, w)]}
+    ),
     ("GET", "/v1/health/"): lambda c, w: c.get("/v1/health/"),
     ("POST", "/v1/groups/{group_id}/messages"): lambda c, w: c.post(
         f"/v1/groups/{w.group['id']}/messages", json={"input": "hello team, remember tea"}

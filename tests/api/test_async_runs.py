@@ -1,0 +1,171 @@
+"""Async agent sends and the run routes through the app on moto: the Run answered at once,
+its messages equal a synchronous send's, listing and filters, usage, streaming from the
+middle, and cancellation between steps."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.llm import ChatRequest, ChatResponse, ModelClient, ToolCall, Usage
+from handler.app import create_app
+from handler.composition import Services, build_services
+from infra.launchers import InProcessLauncher
+from tests.api.test_response_schemas import assert_valid
+from tests.conftest import Api
+
+
+def _launcher(client: TestClient) -> InProcessLauncher:
+    launcher = client.app.state.services.runs.launcher  # type: ignore[attr-defined]
+    assert isinstance(launcher, InProcessLauncher)
+    return launcher
+
+
+def _finished(client: TestClient, run_id: str) -> dict[str, Any]:
+    assert _launcher(client).wait_idle(timeout=30)
+    return client.get(f"/v1/runs/{run_id}").json()
+
+
+def _shape(messages: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """What a message says, without its ids, dates and run."""
+    return [
+        (m["message_type"], m.get("content") or m.get("reasoning") or m.get("tool_call"))
+        for m in messages
+    ]
+
+
+def test_async_send_answers_with_a_run_whose_messages_equal_a_sync_send(
+    api: Api, client: TestClient
+) -> None:
+    first, second = api.agent("twin"), api.agent("twin")
+    sync = api.ok("POST", f"/v1/agents/{first['id']}/messages", json={"input": "hello there"})
+
+    answer = client.post(f"/v1/agents/{second['id']}/messages/async", json={"input": "hello there"})
+    run = assert_valid("POST", "/v1/agents/{agent_id}/messages/async", answer)
+    assert run["id"].startswith("run-") and run["agent_id"] == second["id"]
+    assert run["status"] in ("created", "running", "completed")
+
+    done = _finished(client, run["id"])
+    assert (done["status"], done["stop_reason"]) == ("completed", "end_turn")
+    listed = client.get(f"/v1/runs/{run['id']}/messages").json()
+    assert listed[0]["message_type"] == "user_message"  # the run's own input comes first
+    assert _shape(listed[1:]) == _shape(sync["messages"])
+    assert {m["run_id"] for m in listed} == {run["id"]}
+    usage = assert_valid(
+        "GET", "/v1/runs/{run_id}/usage", client.get(f"/v1/runs/{run['id']}/usage")
+    )
+    assert usage["total_tokens"] == sync["usage"]["total_tokens"] > 0
+
+
+def test_async_sends_are_checked_like_sync_ones(api: Api, client: TestClient) -> None:
+    agent = api.agent("checked")
+    unknown = "agent-00000000-0000-4000-8000-000000000000"
+    assert (
+        client.post(f"/v1/agents/{unknown}/messages/async", json={"input": "x"}).status_code == 404
+    )
+    both = {"input": "x", "messages": [{"role": "user", "content": "y"}]}
+    assert client.post(f"/v1/agents/{agent['id']}/messages/async", json=both).status_code == 422
+    callback = {"input": "x", "callback_url": "https://example.com/hook"}
+    refused = client.post(f"/v1/agents/{agent['id']}/messages/async", json=callback)
+    assert refused.status_code == 422 and "callback_url" in str(refused.json())
+    assert client.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
+
+
+def test_runs_list_filters_by_agent_status_and_order(api: Api, client: TestClient) -> None:
+    ann, bob = api.agent("ann"), api.agent("bob")
+    made = [
+        client.post(f"/v1/agents/{a['id']}/messages/async", json={"input": "go"}).json()["id"]
+        for a in (ann, bob, ann)
+    ]
+    assert _launcher(client).wait_idle(timeout=30)
+    listed = client.get("/v1/runs/", params={"agent_id": ann["id"]})
+    assert [r["id"] for r in assert_valid("GET", "/v1/runs/", listed)] == [made[2], made[0]]
+    oldest_first = client.get("/v1/runs", params={"agent_ids": [ann["id"]], "order": "asc"})
+    assert [r["id"] for r in oldest_first.json()] == [made[0], made[2]]
+    done = client.get("/v1/runs/", params={"statuses": ["completed"], "limit": 2}).json()
+    assert [r["id"] for r in done] == [made[2], made[1]]
+    assert client.get("/v1/runs/", params={"active": "true"}).json() == []
+    assert client.get("/v1/runs/active").json() == []
+
+
+class _Stepper:
+    """A model that calls a harmless tool step after step, each call waiting for a go."""
+
+    def __init__(self) -> None:
+        self.go = threading.Semaphore(0)
+        self.calls = 0
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        assert self.go.acquire(timeout=10)
+        self.calls += 1
+        call = ToolCall(f"call-{self.calls}", "conversation_search", json.dumps({"query": "x"}))
+        return ChatResponse(text=None, tool_calls=(call,), usage=Usage(5, 1))
+
+
+@pytest.fixture
+def stepper() -> _Stepper:
+    return _Stepper()
+
+
+def _stepping_client(services: Services, stepper: ModelClient) -> TestClient:
+    """The app on the same table, with a model the test steps by hand."""
+    return TestClient(create_app(build_services(services.settings, model=stepper)))
+
+
+def test_a_cancelled_run_stops_between_steps_keeping_what_it_produced(
+    services: Services, stepper: _Stepper
+) -> None:
+    client = _stepping_client(services, stepper)
+    agent = client.post("/v1/agents/", json={"name": "busy"}).json()
+    run = client.post(f"/v1/agents/{agent['id']}/messages/async", json={"input": "work"}).json()
+    stepper.go.release()  # one step
+    _wait_for(lambda: len(client.get(f"/v1/runs/{run['id']}/messages").json()) >= 3)
+    other = client.post("/v1/agents/", json={"name": "other"}).json()
+    not_theirs = client.post(
+        f"/v1/agents/{other['id']}/messages/cancel", json={"run_ids": [run["id"]]}
+    )
+    assert not_theirs.json() == {run["id"]: "not_found"}
+    cancelled = client.post(f"/v1/agents/{agent['id']}/messages/cancel", json={})
+    assert cancelled.json() == {run["id"]: "cancelled"}
+    stepper.go.release()  # lets a step that had already begun finish
+    done = _finished(client, run["id"])
+    assert (done["status"], done["stop_reason"]) == ("cancelled", "cancelled")
+    assert stepper.calls <= 2
+    kinds = [m["message_type"] for m in client.get(f"/v1/runs/{run['id']}/messages").json()]
+    assert kinds[:3] == ["user_message", "tool_call_message", "tool_return_message"]
+
+
+def test_a_run_stream_from_the_middle_yields_exactly_the_rest(api: Api, client: TestClient) -> None:
+    agent = api.agent("talker")
+    run = client.post(f"/v1/agents/{agent['id']}/messages/async", json={"input": "hi"}).json()
+    _finished(client, run["id"])
+    whole = _frames(client.post(f"/v1/runs/{run['id']}/stream", json={}).text)
+    assert [f["message_type"] for f in whole[-2:]] == ["stop_reason", "usage_statistics"]
+    messages = whole[:-2]
+    assert len(messages) >= 3
+    middle = messages[0]["seq_id"]
+    rest = _frames(
+        client.post(f"/v1/runs/{run['id']}/stream", json={"starting_after": middle}).text
+    )
+    assert rest[:-2] == [m for m in messages if m["seq_id"] > middle]
+    unknown = "run-00000000-0000-4000-8000-000000000000"
+    assert client.post(f"/v1/runs/{unknown}/stream", json={}).status_code == 404
+
+
+def _frames(body: str) -> list[dict[str, Any]]:
+    data = [line[6:] for line in body.splitlines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    return [json.loads(d) for d in data[:-1]]
+
+
+def _wait_for(condition: Any, timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
