@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -119,11 +120,6 @@ class _Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _new_event_loop() -> None:
-    """Worker threads get an event loop, as Lambda's main thread has (Mangum needs one)."""
-    asyncio.set_event_loop(asyncio.new_event_loop())
-
-
 class LocalRestApi:
     """An ASGI app behaving as an API Gateway REST API with Lambda proxy integrations.
 
@@ -154,9 +150,30 @@ class LocalRestApi:
         self.region = region
         # One thread per concurrent invocation, like one Lambda execution environment each;
         # a function still running past the gateway's timeout keeps its thread.
+        self._loops: list[asyncio.AbstractEventLoop] = []
         self._executor = ThreadPoolExecutor(
-            max_concurrency, thread_name_prefix="lambda", initializer=_new_event_loop
+            max_concurrency, thread_name_prefix="lambda", initializer=self._new_event_loop
         )
+
+    def _new_event_loop(self) -> None:
+        """Worker threads get an event loop, as Lambda's main thread has (Mangum needs one);
+        it lives as long as the thread, as a Lambda environment's loop between invocations."""
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loops.append(loop)
+
+    def _close_idle_loops(self) -> None:
+        """Cancel what idle worker loops still hold (sse-starlette's watcher) and close them,
+        so shutting down prints no "Task was destroyed but it is pending"."""
+        for loop in self._loops:
+            if loop.is_running() or loop.is_closed():
+                continue  # a function past the gateway's timeout: left to finish
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -172,6 +189,10 @@ class LocalRestApi:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._executor.shutdown(wait=False, cancel_futures=True)
+                # Another loop cannot run in this thread while the server's loop runs.
+                closer = threading.Thread(target=self._close_idle_loops, name="lambda-close")
+                closer.start()
+                await asyncio.to_thread(closer.join)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
