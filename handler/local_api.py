@@ -24,7 +24,6 @@ import logging
 import os
 import secrets
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -189,10 +188,8 @@ class LocalRestApi:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._executor.shutdown(wait=False, cancel_futures=True)
-                # Another loop cannot run in this thread while the server's loop runs.
-                closer = threading.Thread(target=self._close_idle_loops, name="lambda-close")
-                closer.start()
-                await asyncio.to_thread(closer.join)
+                # In another thread: no second loop may run while the server's loop runs.
+                await asyncio.to_thread(self._close_idle_loops)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -245,7 +242,12 @@ class LocalRestApi:
     def build_event(
         self, scope: Scope, match: RouteMatch, raw_path: str, body: bytes, request_id: str
     ) -> dict[str, Any]:
-        """The REST API (payload format 1.0) proxy event for this request."""
+        """The REST API (payload format 1.0) proxy event for this request.
+
+        As a REST API delivers it: `path` still percent-encoded and without the stage (the
+        stage is in `requestContext.path`), path parameters and query values decoded,
+        `headers` the last value of each, nulls where there is nothing.
+        """
         route = match.route
         client_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         server_port = (scope.get("server") or ("127.0.0.1", 80))[1]
