@@ -1,12 +1,12 @@
-# `make run` serves the API locally (embedded DynamoDB, offline model); `make test` runs
-# every check. Both create the virtualenv and install what they need first.
+# `make run` serves the API locally (embedded DynamoDB, offline model); `make local-api`
+# serves template.yaml's REST API through the Lambda entry, as `sam local start-api` would;
+# `make test` runs every check. All create the virtualenv and install what they need first.
 PYTHON ?= python3
 VENV := .venv
 SDK_VENV := .venv-sdk
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
-PORT ?= 8283
 
-.PHONY: run test lint format clean
+.PHONY: run local-api test lint format clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ $(SDK_VENV)/.installed:
 	$(SDK_VENV)/bin/pip -q --disable-pip-version-check install 'letta-client==1.7.0'
 	touch $@
 
+# PORT (and HOST) from the command line or the environment; defaults 8283 and 3000.
 run: $(VENV)/.local-installed
-	PORT=$(PORT) $(VENV)/bin/python -m handler.local
+	PORT=$(or $(PORT),8283) $(VENV)/bin/python -m handler.local
+
+local-api: $(VENV)/.local-installed
+	PORT=$(or $(PORT),3000) $(VENV)/bin/python -m handler.local_api
 
 # mypy (strict, pydantic plugin) reads its scope from [tool.mypy] in pyproject.toml: core and infra.
 # lint-imports checks the import contracts in [tool.importlinter].
