@@ -31,6 +31,7 @@ SCENARIO = REPO_ROOT / "tests" / "sdk" / "crud_scenario.py"
 MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
 GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
 PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
+RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -169,6 +170,10 @@ def _run_scenario(server: LocalServer, script: Path, *extra: str) -> str:
 
 def test_official_sdk_crud_scenario(local_server: LocalServer) -> None:
     _run_scenario(local_server, SCENARIO)
+
+
+def test_official_sdk_runs_scenario(local_server: LocalServer) -> None:
+    _run_scenario(local_server, RUNS_SCENARIO)
 
 
 def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None:

@@ -1,0 +1,99 @@
+"""Async sends and runs through the official `letta-client==1.7.0` SDK in strict mode.
+
+    .venv-sdk/bin/python tests/sdk/runs_scenario.py --base-url URL [--api-key K]
+
+`agents.messages.create_async` answers with a Run; `runs.retrieve`, `runs.list`,
+`runs.messages.list`, `runs.messages.stream` (from the start and from the middle) and
+`runs.usage.retrieve` read it; `agents.messages.cancel` answers per run. Exits non-zero on
+failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from letta_client import Letta
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.passed = 0
+
+    def true(self, condition: object, message: object) -> None:
+        if not condition:
+            raise AssertionError(message)
+        self.passed += 1
+
+
+def wait_finished(client: Letta, run_id: str, timeout: float = 60) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.runs.retrieve(run_id)
+        if run.status in ("completed", "failed", "cancelled"):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run.status} after {timeout}s")
+        time.sleep(0.1)
+
+
+def run(client: Letta, check: Checks) -> None:
+    twin_a = client.agents.create(name="twin")
+    twin_b = client.agents.create(name="twin")
+    sync = client.agents.messages.create(twin_a.id, input="hello there")
+
+    started = client.agents.messages.create_async(twin_b.id, input="hello there")
+    check.true(started.id.startswith("run-") and started.agent_id == twin_b.id, started)
+    done = wait_finished(client, started.id)
+    check.true((done.status, done.stop_reason) == ("completed", "end_turn"), done)
+    print("ok   create_async and runs.retrieve")
+
+    listed = list(client.runs.messages.list(started.id))
+    check.true(listed[0].message_type == "user_message", listed[0])
+    said = [(m.message_type, getattr(m, "content", None)) for m in listed[1:]]
+    expected = [(m.message_type, getattr(m, "content", None)) for m in sync.messages]
+    check.true(said == expected, (said, expected))
+    print("ok   runs.messages.list equals the synchronous send")
+
+    mine = list(client.runs.list(agent_id=twin_b.id))
+    check.true([r.id for r in mine] == [started.id], mine)
+    usage = client.runs.usage.retrieve(started.id)
+    check.true(usage.total_tokens == sync.usage.total_tokens, (usage, sync.usage))
+    print("ok   runs.list and runs.usage.retrieve")
+
+    chunks = list(client.runs.messages.stream(started.id))
+    kinds = [c.message_type for c in chunks]
+    check.true(kinds[-2:] == ["stop_reason", "usage_statistics"], kinds)
+    first = chunks[0]
+    rest = list(client.runs.messages.stream(started.id, starting_after=first.seq_id))
+    check.true(
+        [c.message_type for c in rest] == [c.message_type for c in chunks if c not in [first]],
+        (rest, chunks),
+    )
+    print("ok   runs.messages.stream, whole and from the middle")
+
+    cancelled = client.agents.messages.cancel(twin_b.id, run_ids=[started.id])
+    check.true(dict(cancelled) == {started.id: "completed"}, cancelled)
+    print("ok   agents.messages.cancel")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--api-key")
+    args = parser.parse_args()
+    client = Letta(base_url=args.base_url, api_key=args.api_key, _strict_response_validation=True)
+    check = Checks()
+    try:
+        run(client, check)
+    except Exception as exc:  # noqa: BLE001 - report any failure as the scenario's result
+        print(f"FAIL {type(exc).__name__}: {exc}")
+        print(f"sdk runs scenario: {check.passed} passed, 1 failed")
+        return 1
+    print(f"sdk runs scenario: {check.passed} passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
