@@ -11,12 +11,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from core.errors import ConcurrentModificationError, ConflictError, InvalidInputError
 from core.persistence.retry import optimistic
 from core.ports import Clock, Delete, Put, Store
 from core.records import IdempotencyRecord
 from core.schemas.messages import LettaRequest, LettaResponse, MessageCreate
+
+A = TypeVar("A", bound=BaseModel)
 
 KEEP = timedelta(hours=24)
 RUNNING_AT_MOST = timedelta(minutes=5)
@@ -53,13 +58,16 @@ class Idempotency:
         scope: str,
         key: str | None,
         req: LettaRequest,
-        send: Callable[[], LettaResponse],
-    ) -> LettaResponse:
+        send: Callable[[], A],
+        answer: type[A] = LettaResponse,  # type: ignore[assignment]
+    ) -> A:
+        """`send()` once per key; a retry gets the stored `answer` (a LettaResponse, or the
+        Run an async send answered with)."""
         if key is None:
             return send()
         record = self.claim(tenant, record_id(scope, key), fingerprint(req))
         if record.status == "done":
-            return LettaResponse.model_validate(record.response)
+            return answer.model_validate(record.response)
         try:
             response = send()
         except Exception:

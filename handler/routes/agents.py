@@ -146,10 +146,22 @@ async def create_agent_message_stream(
 
 @router.post("/{agent_id}/messages/async", response_model=Run)
 def create_agent_message_async(
-    agent_id: AgentIdPath, body: LettaAsyncRequest, services: ServicesDep, tenant: TenantDep
+    agent_id: AgentIdPath,
+    body: LettaAsyncRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Run:
-    """Answers at once with the Run that does the send; read it at /v1/runs/{run_id}."""
-    return services.async_sends.agent(tenant, agent_id, body)
+    """Answers at once with the Run that does the send; read it at /v1/runs/{run_id}. A
+    retry (same Idempotency-Key, or the same otids) gets the same Run, not a second one."""
+    return services.idempotency.run(
+        tenant,
+        f"agent-async:{agent_id}",
+        key_for(idempotency_key, body),
+        body,
+        lambda: services.async_sends.agent(tenant, agent_id, body),
+        Run,
+    )
 
 
 class CancelAgentRunRequest(BaseModel):

@@ -169,3 +169,18 @@ def _wait_for(condition: Any, timeout: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_a_retried_async_send_gets_the_same_run(api: Api, client: TestClient) -> None:
+    agent = api.agent("once")
+    path = f"/v1/agents/{agent['id']}/messages/async"
+    headers = {"Idempotency-Key": "async-retry-1", "x-stainless-retry-count": "1"}
+    first = client.post(path, json={"input": "only once"}, headers=headers).json()
+    again = client.post(path, json={"input": "only once"}, headers=headers).json()
+    assert again["id"] == first["id"]
+    _finished(client, first["id"])
+    assert [r["id"] for r in client.get("/v1/runs/", params={"agent_id": agent["id"]}).json()] == [
+        first["id"]
+    ]
+    changed = client.post(path, json={"input": "something else"}, headers=headers)
+    assert changed.status_code == 422
