@@ -224,6 +224,7 @@ class RunRecord(Record):
         "status": (Equals, OneOf),
         "stop_reason": (Equals,),
         "background": (IsTrue, IsFalse),
+        "group_id": (Equals,),
     }
 
     agent_id: str
@@ -241,6 +242,23 @@ class RunRecord(Record):
     step_count: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    logged: bool = False
+    """The run's messages are its own log (RunMessageRecord children: a group send's, which
+    come from several agents), not a range of its agent's history."""
+
+    def filterable_value(self, field: str) -> object:
+        """The group a run works for is in its metadata."""
+        if field == "group_id":
+            value = self.metadata.get("group_id")
+            return value if isinstance(value, str) else None
+        return super().filterable_value(field)
+
+
+class RunMessageRecord(MessageRecord):
+    """One message a logged run showed, in the order shown (`seq`), with its own id."""
+
+    KIND: ClassVar[str] = "run_message"
+    PARENT_KIND: ClassVar[str] = "run"
 
 
 class IdempotencyRecord(Record):

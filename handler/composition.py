@@ -88,6 +88,6 @@ def build_services(
         group_messages=group_messages,
         idempotency=Idempotency(store, clock),
         message_edits=MessageEdit(store, clock),
-        async_sends=AsyncSends(runs, cancellation, agent_messages),
+        async_sends=AsyncSends(store, clock, runs, cancellation, agent_messages, group_messages),
         run_cancellation=cancellation,
     )

@@ -57,6 +57,8 @@ EXPECTED_ROUTES = {
     ("PATCH", "/v1/groups/{group_id}/blocks/detach/{block_id}"),
     ("POST", "/v1/groups/{group_id}/messages"),
     ("POST", "/v1/groups/{group_id}/messages/stream"),
+    ("POST", "/v1/groups/{group_id}/messages/async"),
+    ("POST", "/v1/groups/{group_id}/messages/cancel"),
     ("GET", "/v1/groups/{group_id}/messages"),
     ("PATCH", "/v1/groups/{group_id}/messages/{message_id}"),
     ("PATCH", "/v1/groups/{group_id}/reset-messages"),

@@ -74,6 +74,7 @@ class GroupEngine:
     ) -> Turn:
         """The common turn: the agent catches up on what it has not seen, answers in view
         of the caller, and its messages join the transcript."""
+        send.check_cancelled()
         inputs, reached = self._catch_up(send, agent_id)
         turn = self._run(send, agent_id, inputs, reached, visible=True, tools=tools)
         self._tally(send, turn)
@@ -83,6 +84,7 @@ class GroupEngine:
     def continue_turn(self, send: GroupSend, agent_id: str, inputs: list[MessageRecord]) -> Turn:
         """An agent goes on from where it paused, on `inputs` (an approval decision), in
         view and into the transcript, without catching up on anything else."""
+        send.check_cancelled()
         turn = self._run(send, agent_id, inputs, None, visible=True)
         self._tally(send, turn)
         self.publish(send, turn)
@@ -99,6 +101,7 @@ class GroupEngine:
     ) -> Turn:
         """A question to one agent, answered in view but kept out of the transcript (a
         manager choosing the next speaker)."""
+        send.check_cancelled()
         turn = self._run(send, agent_id, [prompt], None, visible=True, task=task, choices=choices)
         self._tally(send, turn)
         return turn
@@ -273,6 +276,7 @@ class GroupEngine:
             enable_thinking=send.request.thinking_enabled,
             override_model=send.request.override_model,
             group_id=send.group.id,
+            run_id=send.run_id,
             extra_tools=tools,
             task=task,
             choices=choices,

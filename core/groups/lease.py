@@ -9,7 +9,7 @@ read; a lost race reads the group again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from core import ids
@@ -29,6 +29,14 @@ Change = Callable[[GroupRecord], Any]
 """Edits the group in place; returning False leaves it unwritten."""
 
 
+def ensure_free(group: GroupRecord, now: datetime) -> None:
+    """409 while another send holds the group."""
+    if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
+        raise ConflictError(
+            f"Group {group.id} is busy with another send; retry once it has finished."
+        )
+
+
 class GroupLease:
     def __init__(self, store: Store, clock: Clock, duration: timedelta = DEFAULT_LEASE) -> None:
         self._store = store
@@ -42,10 +50,7 @@ class GroupLease:
 
         def claim(current: GroupRecord) -> None:
             now = self._clock.now()
-            if current.lease_id and current.lease_expires_at and current.lease_expires_at > now:
-                raise ConflictError(
-                    f"Group {group.id} is busy with another send; retry once it has finished."
-                )
+            ensure_free(current, now)
             current.lease_id, current.lease_expires_at = lease_id, now + self._duration
 
         return self._write(tenant, group, claim), lease_id

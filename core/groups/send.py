@@ -16,6 +16,10 @@ Delta = Callable[[str, str, str, str], None]
 """`delta(agent_id, message_id, kind, text)`: a piece of a reply while it is produced."""
 
 
+class SendCancelled(Exception):
+    """The send's Run was cancelled: it stops before its next turn (not an error)."""
+
+
 @dataclass
 class GroupSend:
     """One send: the group as this send last wrote it, who spoke, what they produced and
@@ -31,12 +35,21 @@ class GroupSend:
     stop_reason: StopReason = "end_turn"
     emit: Show | None = None
     on_delta: Delta | None = None
+    run_id: str | None = None
+    """Set when the send is a Run's work: its messages are tagged with it."""
+    should_stop: Callable[[], bool] | None = None
+    """Asked before every turn: True ends the send as `cancelled` (its Run was cancelled)."""
 
     def show(self, records: list[MessageRecord]) -> None:
         """Add records to the response (and the stream) in the order they happened."""
         self.produced.extend(records)
         if self.emit is not None and records:
             self.emit(records)
+
+    def check_cancelled(self) -> None:
+        """Between turns: stop here if the send's Run was cancelled."""
+        if self.should_stop is not None and self.should_stop():
+            raise SendCancelled()
 
     def start_run(self, run_id: str) -> None:
         """List a background run this send started in `usage.run_ids`."""

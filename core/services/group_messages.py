@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from core.errors import BadRequestError, ConflictError, NotFoundError
 from core.groups.engine import GroupEngine
+from core.groups.lease import ensure_free
+from core.groups.pattern import GroupPattern
 from core.groups.registry import pattern_for
-from core.groups.send import GroupSend
+from core.groups.send import GroupSend, SendCancelled
 from core.paging import PageRequest
 from core.persistence.retry import not_replayable, retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -31,6 +35,30 @@ from core.services.streaming import ResponseStream
 Emit = Callable[[list[LettaMessage]], None]
 
 
+@dataclass(frozen=True)
+class PreparedSend:
+    """A checked send: the group as read, its pattern, speakers' names, and either the
+    approval it answers (with the agents waiting) or its input records."""
+
+    group: GroupRecord
+    pattern: GroupPattern
+    names: dict[str, str]
+    waiting: list[AgentRecord]
+    approval: ApprovalCreate | None
+    inputs: list[MessageRecord]
+
+
+class RunHooks(Protocol):
+    """What a Run doing a send wants of it: its messages as they are saved, tagged with
+    its id, and a stop before the next turn once it is cancelled."""
+
+    run_id: str
+
+    def saved(self, records: list[MessageRecord]) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
 class GroupMessageService:
     def __init__(self, store: Store, clock: Clock, engine: GroupEngine) -> None:
         self._store = store
@@ -38,8 +66,66 @@ class GroupMessageService:
         self._engine = engine
 
     def send(
-        self, tenant: str, group_id: str, req: LettaRequest, emit: Emit | None = None
+        self,
+        tenant: str,
+        group_id: str,
+        req: LettaRequest,
+        emit: Emit | None = None,
+        *,
+        run: RunHooks | None = None,
     ) -> LettaResponse:
+        prepared = self.prepare(tenant, group_id, req)
+        options = render_options(req)
+        stream = ResponseStream(emit, options, self._clock) if emit is not None else None
+        names = prepared.names
+
+        def show(records: list[MessageRecord]) -> None:
+            if stream is not None:
+                stream.saved(records)
+            if run is not None:
+                run.saved(records)
+
+        def on_delta(agent_id: str, message_id: str, kind: str, text: str) -> None:
+            assert stream is not None
+            stream.piece(message_id, kind, text, name=names[agent_id], sender_id=agent_id)
+
+        wants_tokens = stream is not None and getattr(req, "stream_tokens", False)
+        send = self._engine.open(
+            tenant,
+            prepared.group,
+            req,
+            names,
+            emit=show if stream is not None or run is not None else None,
+            on_delta=on_delta if wants_tokens else None,
+        )
+        if run is not None:
+            send.run_id, send.should_stop = run.run_id, run.should_stop
+        try:
+            with not_replayable():
+                if prepared.approval is not None:
+                    self._resume(send, prepared.waiting[0], prepared.approval)
+                else:
+                    self._engine.append(send, prepared.inputs)
+                    prepared.pattern.run(self._engine, send)
+        except SendCancelled:
+            send.stop_reason = "cancelled"
+        finally:
+            self._engine.close(send)
+        return LettaResponse(
+            messages=render(send.produced, options),
+            stop_reason=LettaStopReason(stop_reason=send.stop_reason),
+            usage=send.usage.to_wire(),
+        )
+
+    def check(self, tenant: str, group_id: str, req: LettaRequest) -> GroupRecord:
+        """Refuse a send the group cannot take now, as `send` would (404, 400, 409, 422,
+        413, and 409 while another send holds it), changing nothing."""
+        group = self.prepare(tenant, group_id, req).group
+        ensure_free(group, self._clock.now())
+        return group
+
+    def prepare(self, tenant: str, group_id: str, req: LettaRequest) -> PreparedSend:
+        """Everything a send checks before it takes the group, and its input records."""
         group = self._store.get(tenant, GroupRecord, group_id)
         if group is None:
             raise NotFoundError(f"Group not found: {group_id}")
@@ -63,45 +149,15 @@ class GroupMessageService:
                     if waiting
                     else f"Nothing in group {group_id} is waiting for an approval."
                 )
-            inputs: list[MessageRecord] = []
-        else:
-            if waiting:
-                raise ConflictError(
-                    f"Group {group_id} is paused: agent {waiting[0].id} waits for a decision "
-                    f"on the tool call(s) of message {waiting[0].pending_approval_id}; send an "
-                    "approval first."
-                )
-            inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
-        options = render_options(req)
-        stream = ResponseStream(emit, options, self._clock) if emit is not None else None
-
-        def on_delta(agent_id: str, message_id: str, kind: str, text: str) -> None:
-            assert stream is not None
-            stream.piece(message_id, kind, text, name=names[agent_id], sender_id=agent_id)
-
-        wants_tokens = stream is not None and getattr(req, "stream_tokens", False)
-        send = self._engine.open(
-            tenant,
-            group,
-            req,
-            names,
-            emit=stream.saved if stream is not None else None,
-            on_delta=on_delta if wants_tokens else None,
-        )
-        try:
-            with not_replayable():
-                if approvals:
-                    self._resume(send, waiting[0], approvals[0])
-                else:
-                    self._engine.append(send, inputs)
-                    pattern.run(self._engine, send)
-        finally:
-            self._engine.close(send)
-        return LettaResponse(
-            messages=render(send.produced, options),
-            stop_reason=LettaStopReason(stop_reason=send.stop_reason),
-            usage=send.usage.to_wire(),
-        )
+            return PreparedSend(group, pattern, names, waiting, approvals[0], [])
+        if waiting:
+            raise ConflictError(
+                f"Group {group_id} is paused: agent {waiting[0].id} waits for a decision "
+                f"on the tool call(s) of message {waiting[0].pending_approval_id}; send an "
+                "approval first."
+            )
+        inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
+        return PreparedSend(group, pattern, names, waiting, None, inputs)
 
     def _resume(self, send: GroupSend, agent: AgentRecord, approval: ApprovalCreate) -> None:
         """The paused agent gets the decision, runs (or refuses) the same tool call and

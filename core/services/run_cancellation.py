@@ -4,7 +4,9 @@ its steps (TurnOptions.should_stop) and stops there, keeping what it produced.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from core.filters import matches
 from core.paging import MAX_PAGE_SIZE, PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -18,16 +20,16 @@ class RunCancellation:
         self._store = store
         self._clock = clock
 
-    def cancel(self, tenant: str, agent_id: str, run_ids: Sequence[str]) -> dict[str, str]:
-        """Cancel each of the agent's runs not finished yet; returns every run's status
-        afterwards ("not_found" for a run that is not the agent's)."""
+    def cancel(self, tenant: str, owner: RunFilter, run_ids: Sequence[str]) -> dict[str, str]:
+        """Cancel each of the owner's runs (an agent's, a group's) not finished yet; returns
+        every run's status afterwards ("not_found" for a run that is not the owner's)."""
         return {
-            run_id: self._cancel_one(tenant, agent_id, run_id) for run_id in dict.fromkeys(run_ids)
+            run_id: self._cancel_one(tenant, owner, run_id) for run_id in dict.fromkeys(run_ids)
         }
 
-    def active(self, tenant: str, agent_id: str) -> list[str]:
-        """Ids of the agent's runs not finished yet."""
-        where = RunFilter(agent_ids=(agent_id,), statuses=("created", "running"))
+    def active(self, tenant: str, owner: RunFilter) -> list[str]:
+        """Ids of the owner's runs not finished yet."""
+        where = replace(owner, statuses=("created", "running"))
         page = PageRequest(limit=MAX_PAGE_SIZE)
         return [r.id for r in self._store.list(tenant, RunRecord, page, where.filters())]
 
@@ -36,10 +38,10 @@ class RunCancellation:
         return run is None or run.status == "cancelled"
 
     @retry_on_conflict("the run")
-    def _cancel_one(self, tenant: str, agent_id: str, run_id: str) -> str:
+    def _cancel_one(self, tenant: str, owner: RunFilter, run_id: str) -> str:
         uow = UnitOfWork(self._store, tenant, self._clock)
         found = uow.load_existing(RunRecord, [run_id])
-        if not found or found[0].agent_id != agent_id:
+        if not found or not matches(found[0], owner.filters()):
             return "not_found"
         run = found[0]
         if run.status in RUN_FINISHED:

@@ -1,7 +1,8 @@
-"""The messages a run produced: a range of its agent's own messages, read in pages.
+"""The messages a run produced, read in pages.
 
-A run stores only the seq range it produced (its messages are the agent's, numbered
-children of the agent), so its listing reads that range and keeps the run's own.
+An agent's run stores only the seq range it produced (its messages are the agent's,
+numbered children of the agent), so its listing reads that range and keeps the run's own.
+A logged run (a group send, whose messages come from several agents) reads its own log.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from collections.abc import Iterator
 
 from core.paging import PageRequest, cursor_window, unknown_cursor
 from core.ports import Store
-from core.records import RUN_FINISHED, MessageRecord, RunRecord
+from core.records import RUN_FINISHED, MessageRecord, RunMessageRecord, RunRecord
+from core.services.message_pages import page_of_children
 
 SCAN_CHUNK = 50
 
@@ -48,7 +50,11 @@ class RunMessages:
         return run.first_seq - 1, None
 
     def after(self, tenant: str, run: RunRecord, seq: int, limit: int) -> list[MessageRecord]:
-        """Up to `limit` of the run's messages after the agent's message `seq`."""
+        """Up to `limit` of the run's messages after `seq` (their seq_id)."""
+        if run.logged:
+            return list(
+                self._store.children(tenant, RunMessageRecord, run.id, limit=limit, after_seq=seq)
+            )
         if run.first_seq is None:
             return []
         low = max(seq, run.first_seq - 1)
@@ -62,6 +68,11 @@ class RunMessages:
         return found
 
     def page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
+        if run.logged:
+            return list(page_of_children(self._store, tenant, RunMessageRecord, run.id, page))
+        return self._page_of_range(tenant, run, page)
+
+    def _page_of_range(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
         """One page of the run's messages, cursors read in the requested order."""
         cursors = cursor_window(
             page, lambda cursor, name: self._cursor_seq(tenant, run, cursor, name)

@@ -20,6 +20,7 @@ class RunFilter:
     """GET /v1/runs/ filters, as the store applies them."""
 
     agent_ids: tuple[str, ...] = ()
+    group_id: str | None = None
     statuses: tuple[str, ...] = ()
     stop_reason: str | None = None
     background: bool | None = None
@@ -28,6 +29,8 @@ class RunFilter:
         found: builtins.list[Filter] = []
         if self.agent_ids:
             found.append(OneOf("agent_id", self.agent_ids))
+        if self.group_id is not None:
+            found.append(Equals("group_id", self.group_id))
         if self.statuses:
             found.append(OneOf("status", self.statuses))
         if self.stop_reason is not None:

@@ -81,6 +81,7 @@ class RunService:
         metadata: dict[str, Any] | None = None,
         *,
         background: bool = True,
+        logged: bool = False,
     ) -> RunRecord:
         """Save a new run (status `created`) of `job` on the agent; `start` launches it."""
         kind = job.get("kind")
@@ -95,6 +96,7 @@ class RunService:
             background=background,
             metadata=dict(metadata or {}),
             job=dict(job),
+            logged=logged,
         )
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.add(run)

@@ -22,6 +22,7 @@ from core.schemas.messages import (
 from core.schemas.runs import Run
 from core.services.agents import AgentFilter
 from core.services.idempotency import key_for
+from core.services.run_views import RunFilter
 from handler.deps import (
     AgentIdPath,
     BlockIdPath,
@@ -180,8 +181,8 @@ def cancel_agent_run(
     services.agents.get(tenant, agent_id)  # 404 for an unknown agent
     run_ids = body.run_ids if body is not None and body.run_ids else None
     cancellation = services.run_cancellation
-    wanted = run_ids or cancellation.active(tenant, agent_id)
-    return cancellation.cancel(tenant, agent_id, wanted)
+    owner = RunFilter(agent_ids=(agent_id,))
+    return cancellation.cancel(tenant, owner, run_ids or cancellation.active(tenant, owner))
 
 
 @router.get("/{agent_id}/messages", response_model=list[LettaMessage])

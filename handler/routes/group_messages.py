@@ -8,16 +8,20 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
+from core.ids import RunId
 from core.paging import PageRequest
 from core.schemas.content import TextContent
 from core.schemas.messages import (
+    LettaAsyncRequest,
     LettaMessage,
     LettaMessageBase,
     LettaRequest,
     LettaResponse,
     LettaStreamingRequest,
 )
+from core.schemas.runs import Run
 from core.services.idempotency import key_for
+from core.services.run_views import RunFilter
 from handler.deps import (
     GroupIdPath,
     IdempotencyKey,
@@ -59,6 +63,46 @@ async def send_group_message_streaming(
         lambda emit: services.group_messages.send(tenant, group_id, body, emit=emit),
         ping_s=services.settings.sse_ping_s,
     )
+
+
+@router.post("/{group_id}/messages/async", response_model=Run)
+def send_group_message_async(
+    group_id: GroupIdPath,
+    body: LettaAsyncRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Run:
+    """Answers at once with the Run that does the send (checked as the synchronous send
+    is: 404, 400, 409 busy, 422); its messages are those the send would have answered."""
+    return services.idempotency.run(
+        tenant,
+        f"group-async:{group_id}",
+        key_for(idempotency_key, body),
+        body,
+        lambda: services.async_sends.group(tenant, group_id, body),
+        Run,
+    )
+
+
+class CancelGroupRunRequest(BaseModel):
+    run_ids: list[RunId] | None = None
+
+
+@router.post("/{group_id}/messages/cancel")
+def cancel_group_run(
+    group_id: GroupIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    body: CancelGroupRunRequest | None = None,
+) -> dict[str, str]:
+    """Cancel the named runs of the group, or all it has not finished; each run's status
+    afterwards. A run at work stops before its next turn, keeping what it produced."""
+    services.groups.get(tenant, group_id)  # 404 for an unknown group
+    cancellation = services.run_cancellation
+    owner = RunFilter(group_id=group_id)
+    run_ids = body.run_ids if body is not None and body.run_ids else None
+    return cancellation.cancel(tenant, owner, run_ids or cancellation.active(tenant, owner))
 
 
 @router.get("/{group_id}/messages", response_model=list[LettaMessage])

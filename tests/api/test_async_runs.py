@@ -184,3 +184,90 @@ def test_a_retried_async_send_gets_the_same_run(api: Api, client: TestClient) ->
     ]
     changed = client.post(path, json={"input": "something else"}, headers=headers)
     assert changed.status_code == 422
+
+
+def _trio(api: Api, name: str) -> str:
+    """Three members named alike in every trio, so their prompts (and tokens) match."""
+    members = [api.agent(f"member-{n}")["id"] for n in ("a", "b", "c")]
+    return api.group(members, description=name)["id"]
+
+
+def test_an_async_group_send_lists_what_the_sync_send_answers(api: Api, client: TestClient) -> None:
+    sync_group, async_group = _trio(api, "sync"), _trio(api, "async")
+    sync = api.ok("POST", f"/v1/groups/{sync_group}/messages", json={"input": "plan it"})
+
+    answer = client.post(f"/v1/groups/{async_group}/messages/async", json={"input": "plan it"})
+    run = assert_valid("POST", "/v1/agents/{agent_id}/messages/async", answer)
+    done = _finished(client, run["id"])
+    assert (done["status"], done["stop_reason"]) == ("completed", "end_turn")
+    assert done["metadata"]["group_id"] == async_group
+
+    listed = client.get(f"/v1/runs/{run['id']}/messages").json()
+
+    def said(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        # Replies quote names and inputs: compare who spoke and what kind of message.
+        return [(m["message_type"], m["name"].split("-")[1]) for m in messages]
+
+    assert said(listed) == said(sync["messages"])
+    assert {m["run_id"] for m in listed} == {run["id"]}
+    transcript = client.get(f"/v1/groups/{async_group}/messages", params={"limit": 50}).json()
+    assert {m["id"] for m in listed} <= {m["id"] for m in transcript}
+    usage = client.get(f"/v1/runs/{run['id']}/usage").json()
+    assert usage["total_tokens"] == sync["usage"]["total_tokens"]
+    # Cursors page the run's own log; a stream from the middle yields exactly the rest.
+    page = client.get(f"/v1/runs/{run['id']}/messages", params={"limit": 2}).json()
+    rest = client.get(
+        f"/v1/runs/{run['id']}/messages", params={"after": page[-1]["id"], "limit": 50}
+    ).json()
+    assert [m["id"] for m in page + rest] == [m["id"] for m in listed]
+    middle = listed[1]["seq_id"]
+    streamed = _frames(
+        client.post(f"/v1/runs/{run['id']}/stream", json={"starting_after": middle}).text
+    )
+    assert [f["id"] for f in streamed[:-2]] == [m["id"] for m in listed if m["seq_id"] > middle]
+
+
+def test_an_async_group_send_is_checked_like_a_sync_one(api: Api, client: TestClient) -> None:
+    group = _trio(api, "checked")
+    unknown = "group-00000000-0000-4000-8000-000000000000"
+    missing = client.post(f"/v1/groups/{unknown}/messages/async", json={"input": "x"})
+    assert missing.status_code == 404
+    empty = api.group([], description="empty")["id"]
+    empty_send = client.post(f"/v1/groups/{empty}/messages/async", json={"input": "x"})
+    assert empty_send.status_code == 400
+    assert client.post(f"/v1/groups/{group}/messages/async", json={}).status_code == 422
+
+
+def test_a_cancelled_group_run_stops_between_turns(services: Services, stepper: _Stepper) -> None:
+    class Answering(_Stepper):
+        called = threading.Event()
+
+        def complete(self, request: ChatRequest) -> ChatResponse:
+            self.called.set()
+            assert self.go.acquire(timeout=10)
+            self.calls += 1
+            return ChatResponse(text=f"reply {self.calls}", usage=Usage(5, 1))
+
+    model = Answering()
+    client = _stepping_client(services, model)
+    members = [client.post("/v1/agents/", json={"name": n}).json()["id"] for n in "xyz"]
+    group = client.post("/v1/groups/", json={"agent_ids": members, "description": "d"}).json()
+    run = client.post(f"/v1/groups/{group['id']}/messages/async", json={"input": "go"}).json()
+    assert model.called.wait(timeout=10)  # the run holds the group and waits on its model
+    busy = client.post(f"/v1/groups/{group['id']}/messages/async", json={"input": "too"})
+    assert busy.status_code == 409  # the first send holds the group
+    model.go.release()  # the first member answers
+    _wait_for(lambda: len(client.get(f"/v1/runs/{run['id']}/messages").json()) >= 1)
+    cancelled = client.post(f"/v1/groups/{group['id']}/messages/cancel", json={})
+    assert cancelled.json() == {run["id"]: "cancelled"}
+    model.go.release()  # in case the second member's turn had already begun
+    done = _finished(client, run["id"])
+    assert (done["status"], done["stop_reason"]) == ("cancelled", "cancelled")
+    assert model.calls <= 2
+    transcript = client.get(f"/v1/groups/{group['id']}/messages", params={"order": "asc"}).json()
+    assert transcript[1]["content"] == "reply 1"  # what it produced stays
+    again = client.post(f"/v1/groups/{group['id']}/messages/async", json={"input": "again"})
+    assert again.status_code == 200  # the group is free again
+    for _ in range(3):
+        model.go.release()
+    _finished(client, again.json()["id"])
