@@ -94,7 +94,7 @@ class SynchronousLauncher:
 
 class RunMessage(BaseModel):
     """The body of a run's queue message: all the worker needs to execute the run (its job
-    is in the run record, so a message never carries tenant data)."""
+    is in the run record, so no user content ever sits in the queue)."""
 
     tenant: str
     run_id: str
