@@ -1,12 +1,16 @@
 # `make run` serves the API locally (embedded DynamoDB, offline model); `make local-api`
 # serves template.yaml's REST API through the Lambda entry, as `sam local start-api` would;
 # `make test` runs every check. All create the virtualenv and install what they need first.
+# `make build` and `make deploy` package and deploy to AWS with the SAM CLI (README: Deploying).
 PYTHON ?= python3
 VENV := .venv
 SDK_VENV := .venv-sdk
+SAM_VENV := .venv-sam
+# Another SAM CLI may be used instead: `make build SAM=sam`.
+SAM ?= $(SAM_VENV)/bin/sam
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 
-.PHONY: run local-api test lint format clean
+.PHONY: run local-api test lint format clean build deploy
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +29,14 @@ $(SDK_VENV)/.installed:
 	$(PYTHON) -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/pip -q --disable-pip-version-check install 'letta-client==1.7.0'
 	touch $@
+
+# The SAM CLI pins its own boto3 and friends: it lives in its own venv, never in .venv.
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip -q --disable-pip-version-check install 'aws-sam-cli>=1.130,<2' || { \
+		echo "Could not install the SAM CLI into $(SAM_VENV). Install it on its own" >&2; \
+		echo "(pipx install aws-sam-cli, or brew install aws-sam-cli), then: make $(MAKECMDGOALS) SAM=sam" >&2; \
+		rm -rf $(SAM_VENV); exit 1; }
 
 # PORT (and HOST) from the command line or the environment; defaults 8283 and 3000.
 run: $(VENV)/.local-installed
@@ -48,7 +60,20 @@ format: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# `sam build` runs build-ApiFunction and build-WorkerFunction (infra/sam-build.mk): pip
+# installs Lambda's arm64 wheels, so no Docker is needed. In source: a copy of the folder
+# first would copy the virtualenvs too.
+build: $(if $(filter $(SAM_VENV)/%,$(SAM)),$(SAM))
+	@command -v $(SAM) >/dev/null || { echo "No SAM CLI at '$(SAM)': pipx install aws-sam-cli" >&2; exit 1; }
+	SAM_BUILD_PYTHON=$(if $(filter $(SAM_VENV)/%,$(SAM)),$(abspath $(SAM_VENV))/bin/python,python3) \
+		$(SAM) build --build-in-source
+
+# The first deploy asks for the stack name, the region and the parameters and saves them
+# in samconfig.toml; later ones reuse them.
+deploy: build
+	@if [ -f samconfig.toml ]; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info .aws-sam
+	rm -rf $(VENV) $(SDK_VENV) $(SAM_VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info .aws-sam
 
 include infra/sam-build.mk

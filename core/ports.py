@@ -192,10 +192,10 @@ class RunLauncher(Protocol):
     """Starts a saved Run (see RunService) in the background.
 
     `launch` must return quickly: it only hands the run over, and whoever picks it up calls
-    `RunService.execute(tenant, run_id)`. Locally and in tests that is a thread pool in this
-    process (infra.launchers.InProcessLauncher); the cloud implementation (a later issue)
-    sends the run id to a worker (SQS or an asynchronous Lambda invocation), because threads
-    of a Lambda invocation do not outlive it.
+    `RunService.execute(tenant, run_id)` (or `attempt`). Locally and in tests that is a thread
+    pool in this process (infra.launchers.InProcessLauncher); in the cloud an SQS queue feeds
+    a worker function (infra.launchers.SqsLauncher, handler.worker_entry), because threads of
+    a Lambda invocation do not outlive it.
     """
 
     def launch(self, tenant: str, run_id: str) -> None: ...

@@ -24,7 +24,7 @@ from core.services.run_cancellation import RunCancellation
 from core.services.runs import RunService
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore, SerializedClient
-from infra.launchers import InProcessLauncher, SynchronousLauncher
+from infra.launchers import InProcessLauncher, SqsLauncher
 from infra.providers.router import ModelRouter
 from infra.settings import Settings
 
@@ -56,6 +56,15 @@ def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are unt
     )
 
 
+def sqs_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
+    """One client per process, for the run queue."""
+    return boto3.client(
+        "sqs",
+        region_name=settings.aws_region,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3),
+    )
+
+
 def build_services(
     settings: Settings,
     store: Store | None = None,
@@ -69,10 +78,15 @@ def build_services(
         store = DynamoDBStore(client, settings.table_name)
     clock = clock or SystemClock()
     loop = AgentLoop(store, clock, model or ModelRouter(settings))
-    # The launcher runs `runs.execute`, and RunService needs the launcher: bind it after.
-    launcher = InProcessLauncher() if settings.run_launcher == "threads" else SynchronousLauncher()
-    runs = RunService(store, clock, loop, launcher)
-    launcher.bind(runs.execute)
+    if settings.run_launcher == "sqs":
+        assert settings.run_queue_url  # Settings refuses `sqs` without it
+        launcher = SqsLauncher(sqs_client(settings), settings.run_queue_url)
+        runs = RunService(store, clock, loop, launcher)
+    else:
+        # The threads run `runs.execute`, and RunService needs the launcher: bind it after.
+        in_process = InProcessLauncher()
+        runs = RunService(store, clock, loop, in_process)
+        in_process.bind(runs.execute)
     lease = timedelta(seconds=settings.group_lease_s)
     engine = GroupEngine(store, clock, loop, background=runs, lease=lease)
     group_messages = GroupMessageService(store, clock, engine)

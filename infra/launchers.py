@@ -1,10 +1,12 @@
-"""RunLaunchers that execute runs inside this process.
+"""RunLaunchers: where a launched run executes.
 
-`InProcessLauncher` runs each launched run on a thread pool; it is what `make run` and the
-tests use. On AWS Lambda it is not enough: the execution environment is frozen when the
-invocation that launched the run returns, so a thread started there stalls or dies with it.
-A later issue adds a cloud launcher that sends the run id to a worker (SQS / asynchronous
-Lambda) that calls `RunService.execute`.
+`SqsLauncher` (the cloud) sends the run to an SQS queue; the worker function
+(handler.worker_entry) picks it up and calls `RunService.attempt`. A thread started by a
+Lambda invocation does not outlive it (the environment is frozen once the response is
+returned), so on Lambda runs must leave the process.
+
+`InProcessLauncher` runs each launched run on a thread pool of this process: what `make run`
+and the API tests use. `SynchronousLauncher` runs it at once, for unit tests.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +90,26 @@ class SynchronousLauncher:
     def launch(self, tenant: str, run_id: str) -> None:
         self.launched.append((tenant, run_id))
         self._executor(tenant, run_id)
+
+
+class RunMessage(BaseModel):
+    """The body of a run's queue message: all the worker needs to execute the run (its job
+    is in the run record, so no user content ever sits in the queue)."""
+
+    tenant: str
+    run_id: str
+
+
+class SqsLauncher:
+    """Sends each launched run to an SQS queue as a RunMessage; `launch` returns once SQS
+    has it. Delivery is at least once: the worker's conditional start keeps a run that is
+    delivered twice from running twice."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        """`client`: a boto3 SQS client, created once per process."""
+        self._client = client
+        self._queue_url = queue_url
+
+    def launch(self, tenant: str, run_id: str) -> None:
+        body = RunMessage(tenant=tenant, run_id=run_id).model_dump_json()
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)

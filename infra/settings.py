@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,11 +26,14 @@ class Settings(BaseSettings):
         description="Run DynamoDB calls one at a time: for emulators that are not "
         "thread-safe (moto, used by `make run` and the tests).",
     )
-    run_launcher: Literal["threads", "inline"] = Field(
+    run_launcher: Literal["threads", "sqs"] = Field(
         "threads",
         description="How background Runs execute: `threads` (in the server process, for "
-        "`make run`) or `inline` (before the send answers: on Lambda, where threads freeze "
-        "once the response is returned, until a queue-backed worker exists).",
+        "`make run`) or `sqs` (sent to RUN_QUEUE_URL for the worker function: on Lambda, "
+        "where threads freeze once the response is returned).",
+    )
+    run_queue_url: str | None = Field(
+        None, description="The SQS queue runs are sent to when RUN_LAUNCHER is `sqs`."
     )
     default_model: str = Field("offline/default", description="Model handle for new agents.")
     api_keys: str = Field(
@@ -81,6 +84,13 @@ class Settings(BaseSettings):
         "do not cut a long send.",
     )
     service_version: str = "0.1.0"
+
+    @model_validator(mode="after")
+    def _queue_for_sqs(self) -> Settings:
+        """Refuse at start-up, not at the first run, a worker queue that is not configured."""
+        if self.run_launcher == "sqs" and not self.run_queue_url:
+            raise ValueError("RUN_LAUNCHER=sqs needs RUN_QUEUE_URL (the run queue's URL).")
+        return self
 
     def tenants_by_key(self) -> dict[str, str]:
         """Map each accepted bearer key to the tenant it opens."""

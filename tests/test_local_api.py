@@ -121,8 +121,12 @@ def test_routes_are_the_template_api_events() -> None:
     assert {r.stage for r in spec.routes} == {stage}
     function = spec.functions["ApiFunction"]
     assert function.handler == template["Resources"]["ApiFunction"]["Properties"]["Handler"]
-    assert function.timeout_s == template["Globals"]["Function"]["Timeout"]
-    assert function.memory_mb == template["Globals"]["Function"]["MemorySize"]
+    declared = {
+        **template["Globals"]["Function"],
+        **template["Resources"]["ApiFunction"]["Properties"],
+    }
+    assert function.timeout_s == declared["Timeout"]
+    assert function.memory_mb == declared["MemorySize"]
 
 
 def _concrete(path: str) -> str:

@@ -189,75 +189,171 @@ def test_sam_template_lints_clean(template_text: str) -> None:
     assert errors == [], "\n".join(str(e) for e in errors)
 
 
+def _function(translated: dict[str, Any], name: str) -> dict[str, Any]:
+    props: dict[str, Any] = translated["Resources"][name]["Properties"]
+    return props
+
+
 def test_function_configuration(translated: dict[str, Any]) -> None:
     functions = _resources_of_type(translated, "AWS::Lambda::Function")
-    assert list(functions) == ["ApiFunction"]
-    props = functions["ApiFunction"]["Properties"]
-    assert props["Handler"] == "handler.lambda_entry.handler"
-    assert props["Runtime"] == "python3.12"
-    assert props["Architectures"] == ["arm64"]
-    assert props["MemorySize"] == 1024
-    assert props["Timeout"] == 120
-    assert "TracingConfig" not in props
-    env = props["Environment"]["Variables"]
-    assert env["TABLE_NAME"] == {"Ref": "Table"}
-    assert env["POWERTOOLS_SERVICE_NAME"] == "letta-groups"
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "LettaGroups"
-    assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
-    assert env["DEFAULT_MODEL"] == {"Ref": "DefaultModel"}
-    assert env["API_KEYS"] == {"Ref": "ApiKeys"}
+    assert set(functions) == {"ApiFunction", "WorkerFunction"}
+    for name, props in ((n, _function(translated, n)) for n in functions):
+        assert props["Runtime"] == "python3.12", name
+        assert props["Architectures"] == ["arm64"], name
+        assert "TracingConfig" not in props, name
+        assert props["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}, name
+        env = props["Environment"]["Variables"]
+        assert env["TABLE_NAME"] == {"Ref": "Table"}
+        assert env["POWERTOOLS_SERVICE_NAME"] == "letta-groups"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "LettaGroups"
+        assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+        assert env["DEFAULT_MODEL"] == {"Ref": "DefaultModel"}
+        # Runs go through the queue everywhere: Lambda freezes threads after a response.
+        assert env["RUN_LAUNCHER"] == "sqs"
+        assert env["RUN_QUEUE_URL"] == {"Ref": "RunQueue"}
+
+    api = _function(translated, "ApiFunction")
+    assert api["Handler"] == "handler.lambda_entry.handler"
+    assert api["MemorySize"] == 1024
+    assert api["Timeout"] == 120
+    assert api["Environment"]["Variables"]["API_KEYS"] == {"Ref": "ApiKeys"}
+
+    worker = _function(translated, "WorkerFunction")
+    assert worker["Handler"] == "handler.worker_entry.handler"
+    assert worker["MemorySize"] == 512
+    assert worker["Timeout"] == 900  # Lambda's most
+    assert "API_KEYS" not in worker["Environment"]["Variables"]  # it serves no requests
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction"])
+def test_function_environment_is_valid_settings(
+    sam_template: dict[str, Any], function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every variable the template sets is one Settings reads, with a value it accepts."""
+    from infra.settings import Settings
+
+    env = {
+        **sam_template["Globals"]["Function"]["Environment"]["Variables"],
+        **sam_template["Resources"][function]["Properties"]
+        .get("Environment", {})
+        .get("Variables", {}),
+    }
+    fields = {name.upper() for name in Settings.model_fields} | {"AWS_REGION"}
+    unknown = {k for k in env if k not in fields and not k.startswith("POWERTOOLS_")}
+    assert not unknown, f"{function} sets variables Settings does not read: {unknown}"
+    for key, value in env.items():
+        literal = value if isinstance(value, str) else f"https://resolved-by-cfn/{key.lower()}"
+        monkeypatch.setenv(key, literal)
+    assert Settings().run_launcher == "sqs"
 
 
 def test_parameters_and_outputs(sam_template: dict[str, Any]) -> None:
     params = sam_template["Parameters"]
     assert params["StageName"]["Default"] == "prod"
     assert params["LogLevel"]["Default"] == "INFO"
+    assert params["LogRetentionDays"]["Default"] == 30
     assert params["DefaultModel"]["Default"] == "offline/default"
     assert params["ApiKeys"]["Default"] == ""
     assert params["ApiKeys"]["NoEcho"] is True
+    assert params["OpenAIBaseUrl"]["Default"] == "https://api.openai.com/v1"
+    assert params["ProviderSecretArn"]["Default"] == ""
+    assert params["ThrottlingRateLimit"]["Default"] == 50
+    assert params["ThrottlingBurstLimit"]["Default"] == 100
+    assert params["AlarmEmail"]["Default"] == ""
     outputs = sam_template["Outputs"]
-    assert set(outputs) == {"ApiUrl", "TableName", "FunctionName"}
+    assert set(outputs) == {
+        "ApiUrl",
+        "TableName",
+        "FunctionName",
+        "WorkerFunctionName",
+        "RunQueueUrl",
+        "RunDeadLetterQueueUrl",
+    }
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"
     }
-    assert sam_template["Resources"]["ApiFunction"]["Metadata"]["BuildMethod"] == "makefile"
-    assert sam_template["Resources"]["Table"]["DeletionPolicy"] == "Retain"
-    assert sam_template["Resources"]["Table"]["UpdateReplacePolicy"] == "Retain"
+    for function in ("ApiFunction", "WorkerFunction"):
+        assert sam_template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
+
+
+def test_the_table_outlives_the_stack(sam_template: dict[str, Any]) -> None:
+    """`sam delete` keeps the data (README: Removing it); nothing else is retained."""
+    table = sam_template["Resources"]["Table"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    retained = {
+        name
+        for name, res in sam_template["Resources"].items()
+        if res.get("DeletionPolicy") == "Retain"
+    }
+    assert retained == {"Table"}
+
+
+def test_logs_expire_and_belong_to_the_stack(translated: dict[str, Any]) -> None:
+    groups = _resources_of_type(translated, "AWS::Logs::LogGroup")
+    assert set(groups) == {"ApiFunctionLogGroup", "WorkerFunctionLogGroup"}
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert "DeletionPolicy" not in group
 
 
 # --------------------------------------------------------------------------- IAM
 
+QUEUE = [{"Fn::GetAtt": ["RunQueue", "Arn"]}]
+SECRET = [{"Ref": "ProviderSecretArn"}]
+# Per role: each statement's actions and resources (None: checked separately).
+EXPECTED_STATEMENTS: dict[str, dict[str, tuple[set[str], list[Any] | None]]] = {
+    "ApiFunctionRole": {
+        "TableItemAccess": (TABLE_ACTIONS, TABLE_RESOURCES),
+        "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
+        "BedrockConverse": ({"bedrock:InvokeModel"}, None),
+        "ProviderKeys": ({"secretsmanager:GetSecretValue"}, SECRET),
+    },
+    "WorkerFunctionRole": {
+        "TableItemAccess": (TABLE_ACTIONS, TABLE_RESOURCES),
+        "RunQueueConsume": (
+            {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+            QUEUE,
+        ),
+        "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
+        "BedrockConverse": ({"bedrock:InvokeModel"}, None),
+        "ProviderKeys": ({"secretsmanager:GetSecretValue"}, SECRET),
+    },
+}
 
-def test_function_policy_is_least_privilege_on_table(translated: dict[str, Any]) -> None:
+
+def test_no_policy_can_widen_a_role(translated: dict[str, Any]) -> None:
     roles = _resources_of_type(translated, "AWS::IAM::Role")
-    assert list(roles) == ["ApiFunctionRole"]
-    role = roles["ApiFunctionRole"]["Properties"]
-    # No standalone policies that could widen the role.
+    assert set(roles) == set(EXPECTED_STATEMENTS)
     assert not _resources_of_type(translated, "AWS::IAM::Policy")
     assert not _resources_of_type(translated, "AWS::IAM::ManagedPolicy")
+    for role in roles.values():
+        # Only the CloudWatch Logs basic execution role is attached as a managed policy
+        # (a SAM SQS event would add AWSLambdaSQSQueueExecutionRole, on every queue).
+        managed = [json.dumps(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
+        assert len(managed) == 1
+        assert "service-role/AWSLambdaBasicExecutionRole" in managed[0]
 
-    # Only the CloudWatch Logs basic execution role is attached as a managed policy.
-    managed = [json.dumps(arn) for arn in role.get("ManagedPolicyArns", [])]
-    assert len(managed) == 1
-    assert "service-role/AWSLambdaBasicExecutionRole" in managed[0]
 
+@pytest.mark.parametrize("role_name", sorted(EXPECTED_STATEMENTS))
+def test_function_policy_is_least_privilege(translated: dict[str, Any], role_name: str) -> None:
+    role = translated["Resources"][role_name]["Properties"]
     statements = [
         stmt for policy in role["Policies"] for stmt in policy["PolicyDocument"]["Statement"]
     ]
     by_sid = {_statement(stmt)["Sid"]: _statement(stmt) for stmt in statements}
-    assert set(by_sid) == {"TableItemAccess", "BedrockConverse", "ProviderKeys"}
-    for stmt in by_sid.values():
+    expected = EXPECTED_STATEMENTS[role_name]
+    assert set(by_sid) == set(expected)
+    for sid, stmt in by_sid.items():
         assert stmt["Effect"] == "Allow"
         assert "NotAction" not in stmt and "NotResource" not in stmt
         assert "*" not in stmt["Resource"]
         assert all(isinstance(r, dict) for r in stmt["Resource"]), stmt  # no literal ARNs
-    table = by_sid["TableItemAccess"]
-    assert table["Resource"] == TABLE_RESOURCES
-    assert set(table["Action"]) == TABLE_ACTIONS
-    assert by_sid["BedrockConverse"]["Action"] == ["bedrock:InvokeModel"]
+        actions, resources = expected[sid]
+        assert set(stmt["Action"]) == actions, sid
+        if resources is not None:
+            assert stmt["Resource"] == resources, sid
     assert all("bedrock:" in json.dumps(r) for r in by_sid["BedrockConverse"]["Resource"])
-    assert by_sid["ProviderKeys"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert by_sid["ProviderKeys"]["Resource"] == [{"Ref": "ProviderSecretArn"}]
     # The secret statement exists only when a secret is configured.
     conditional = [s for s in statements if "Fn::If" in s]
     assert len(conditional) == 1 and conditional[0]["Fn::If"][0] == "HasProviderSecret"
@@ -299,6 +395,125 @@ def test_rest_api_configuration(sam_template: dict[str, Any], translated: dict[s
     assert rest_apis["RestApi"]["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     # Only the parameterised stage (no implicit "Stage" stage).
     assert len(_resources_of_type(translated, "AWS::ApiGateway::Stage")) == 1
+    # The name is the ApiName dimension Api5xxAlarm watches.
+    assert rest_apis["RestApi"]["Properties"]["Name"] == {"Ref": "AWS::StackName"}
+
+
+def test_stage_throttling_comes_from_parameters(translated: dict[str, Any]) -> None:
+    (stage,) = _resources_of_type(translated, "AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("INTEGRATION_TIMEOUT", "504"), ("DEFAULT_5XX", None)]
+)
+def test_gateway_errors_are_json_that_names_the_long_send_routes(
+    translated: dict[str, Any], kind: str, status: str | None
+) -> None:
+    body = translated["Resources"]["RestApi"]["Properties"]["Body"]
+    response = body["x-amazon-apigateway-gateway-responses"][kind]
+    assert response.get("statusCode") == status  # DEFAULT_5XX keeps each error's own
+    assert response["responseParameters"] == {
+        "gatewayresponse.header.x-should-retry": "'false'",
+        "gatewayresponse.header.Content-Type": "'application/json'",
+    }
+    (content_type, template), *others = response["responseTemplates"].items()
+    assert content_type == "application/json" and not others
+    detail = json.loads(template)["detail"]  # $context variables sit inside JSON strings
+    assert "POST .../messages/stream (up to 15 min)" in detail
+    assert "POST .../messages/async (any length" in detail
+
+
+# --------------------------------------------------------------------------- background runs
+
+
+def test_run_queue_redrives_to_a_dead_letter_queue(translated: dict[str, Any]) -> None:
+    resources = translated["Resources"]
+    queue = resources["RunQueue"]["Properties"]
+    dlq = resources["RunDeadLetterQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["RunDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,  # AWS: at least 5, as throttled deliveries count too
+    }
+    worker_timeout = _function(translated, "WorkerFunction")["Timeout"]
+    # AWS: at least 6x the function timeout, or a run's message may come back mid-run.
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # A message expires on its first enqueue time, so the DLQ must keep it longer.
+    assert queue.get("MessageRetentionPeriod", 4 * 24 * 3600) < dlq["MessageRetentionPeriod"]
+    assert queue["SqsManagedSseEnabled"] is dlq["SqsManagedSseEnabled"] is True
+
+
+def test_worker_consumes_the_run_queue_with_partial_batch_responses(
+    translated: dict[str, Any],
+) -> None:
+    mappings = _resources_of_type(translated, "AWS::Lambda::EventSourceMapping")
+    assert list(mappings) == ["WorkerEventSourceMapping"]
+    props = mappings["WorkerEventSourceMapping"]["Properties"]
+    assert props["FunctionName"] == {"Ref": "WorkerFunction"}
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["RunQueue", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 1
+
+
+ALARMS = {
+    "RunDeadLetterAlarm": (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["RunDeadLetterQueue", "QueueName"]}}],
+    ),
+    "Api5xxAlarm": (
+        "AWS/ApiGateway",
+        "5XXError",
+        [
+            {"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}},
+            {"Name": "Stage", "Value": {"Ref": "StageName"}},
+        ],
+    ),
+    "ApiFunctionThrottleAlarm": (
+        "AWS/Lambda",
+        "Throttles",
+        [{"Name": "FunctionName", "Value": {"Ref": "ApiFunction"}}],
+    ),
+    "WorkerFunctionThrottleAlarm": (
+        "AWS/Lambda",
+        "Throttles",
+        [{"Name": "FunctionName", "Value": {"Ref": "WorkerFunction"}}],
+    ),
+    "WorkerErrorAlarm": (
+        "AWS/Lambda",
+        "Errors",
+        [{"Name": "FunctionName", "Value": {"Ref": "WorkerFunction"}}],
+    ),
+}
+
+
+def test_alarms_watch_what_the_readme_says(translated: dict[str, Any]) -> None:
+    alarms = _resources_of_type(translated, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == set(ALARMS)
+    for name, (namespace, metric, dimensions) in ALARMS.items():
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == (namespace, metric), name
+        assert props["Dimensions"] == dimensions, name
+        # Any occurrence in 5 minutes; no data (no traffic) is fine.
+        assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
+        assert props["TreatMissingData"] == "notBreaching"
+        # Told to the AlarmEmail topic, when there is one.
+        assert props["AlarmActions"] == {
+            "Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]
+        }
+    topic = translated["Resources"]["AlarmTopic"]
+    assert topic["Condition"] == "HasAlarmEmail"
+    assert topic["Properties"]["Subscription"] == [
+        {"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+    ]
 
 
 def _api_routes(routes: Sequence[Any]) -> Iterator[tuple[Any, str, set[str]]]:

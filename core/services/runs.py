@@ -16,7 +16,7 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from core import ids
 from core.errors import NotFoundError
@@ -52,6 +52,14 @@ class RunOutcome(Protocol):
 
 RunHandler = Callable[[str, RunRecord], RunOutcome]
 """`handler(tenant, run)`: do the run's work, return how it ended and what it produced."""
+
+RunAttempt = Literal["finished", "skipped", "not_started", "end_unrecorded"]
+"""How `RunService.attempt` left a run. `finished`: it ran and its end is recorded (a failed
+job included; nothing is recorded for a run deleted meanwhile). `skipped`: nothing to do;
+the run is missing (deleted) or no longer `created` (finished, or picked up by another
+delivery). `not_started`: its start could not be recorded (a store error); it is still
+`created`, so a later delivery may run it. `end_unrecorded`: it ran, but its end could not
+be recorded; it stays `running` and no delivery runs it again."""
 
 
 class RunService:
@@ -184,20 +192,24 @@ class RunService:
         """Run the job of a `created` run to its end and record it. Never raises; a run that
         is missing (deleted) or was already picked up is left alone, so a launcher that
         delivers a run twice does no harm."""
+        self.attempt(tenant, run_id)
+
+    def attempt(self, tenant: str, run_id: str) -> RunAttempt:
+        """`execute`, saying how it left the run: a queue worker retries a delivery only when
+        the run could not be started (`not_started`). Never raises."""
         try:
             run = self._begin(tenant, run_id)
         except Exception:
             logger.exception("run %s: could not be started", run_id)
-            return
+            return "not_started"
         if run is None:
-            return
+            return "skipped"
         try:
             outcome = self._handler(run)(tenant, run)
         except Exception as exc:
             logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))
-            self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
-            return
-        self._safely_finish(tenant, run_id, outcome, None)
+            return self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
+        return self._safely_finish(tenant, run_id, outcome, None)
 
     def _handler(self, run: RunRecord) -> RunHandler:
         kind = run.job.get("kind")
@@ -223,11 +235,13 @@ class RunService:
 
     def _safely_finish(
         self, tenant: str, run_id: str, outcome: RunOutcome | None, error: str | None
-    ) -> None:
+    ) -> RunAttempt:
         try:
             self._finish(tenant, run_id, outcome, error)
         except Exception:
             logger.exception("run %s: could not record its end", run_id)
+            return "end_unrecorded"
+        return "finished"
 
     @retry_on_conflict("the run")
     def _finish(

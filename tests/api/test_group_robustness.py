@@ -196,19 +196,3 @@ def test_badly_typed_tool_arguments_end_the_turn_without_a_500(settings: Setting
     error = reply["messages"][-1]
     assert error["message_type"] == "tool_return_message" and error["status"] == "error"
     assert "insert_line" in error["tool_return"]
-
-
-def test_inline_runs_finish_before_the_send_answers(settings: Settings) -> None:
-    """The deployed setting (RUN_LAUNCHER=inline): Lambda freezes background threads."""
-    services = build_services(settings.model_copy(update={"run_launcher": "inline"}))
-    api = Api(TestClient(create_app(services)))
-    block = api.block("human", "")
-    main = api.agent("main", block_ids=[block["id"]])["id"]
-    sleeper = api.agent("dreamer", agent_type="sleeptime_agent", block_ids=[block["id"]])["id"]
-    group = api.group(
-        [sleeper], manager_config={"manager_type": "sleeptime", "manager_agent_id": main}
-    )
-    reply = _send(api, group["id"], input="my favourite colour is green")
-    (run_id,) = reply["usage"]["run_ids"]
-    assert api.ok("GET", f"/v1/runs/{run_id}")["status"] == "completed"
-    assert "green" in api.ok("GET", f"/v1/blocks/{block['id']}")["value"]

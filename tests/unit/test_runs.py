@@ -271,6 +271,72 @@ def test_execute_is_a_no_op_for_a_run_already_picked_up(env: Env) -> None:
     assert env.record(run.id) == finished
 
 
+class StoreDown(RuntimeError):
+    """What a store raises when it cannot be reached (throttled, unavailable)."""
+
+
+def fail_run_writes(env: Env, monkeypatch: pytest.MonkeyPatch, status: str) -> None:
+    """Make every write that would give a run `status` fail, as an unreachable store does."""
+    write = env.store.write
+
+    def flaky(tenant: str, changes: Any) -> None:
+        if any(isinstance(c.record, RunRecord) and c.record.status == status for c in changes):
+            raise StoreDown("DynamoDB is unavailable")
+        write(tenant, changes)
+
+    monkeypatch.setattr(env.store, "write", flaky)
+
+
+def test_attempt_says_finished_then_skipped_for_a_second_delivery(env: Env) -> None:
+    env.model.queue(say("ok"))
+    run = env.runs.create(TENANT, env.agent(), {"kind": AGENT_TURN, "input": "x"})
+
+    assert env.runs.attempt(TENANT, run.id) == "finished"
+    finished = env.record(run.id)
+    assert env.runs.attempt(TENANT, run.id) == "skipped"
+    assert env.record(run.id) == finished
+    assert len(env.model.requests) == 1
+    assert env.runs.attempt(TENANT, "run-00000000-0000-4000-8000-000000000002") == "skipped"
+
+
+def test_attempt_says_finished_for_a_failed_job(env: Env) -> None:
+    def broken(tenant: str, run: RunRecord) -> TurnResult:
+        raise RuntimeError("boom")
+
+    env.runs.register("broken", broken)
+    run = env.runs.create(TENANT, env.agent(), {"kind": "broken"})
+    assert env.runs.attempt(TENANT, run.id) == "finished"
+    assert env.record(run.id).status == "failed"
+
+
+def test_attempt_says_not_started_and_leaves_the_run_created_when_its_start_fails(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.model.queue(say("ok"))
+    run = env.runs.create(TENANT, env.agent(), {"kind": AGENT_TURN, "input": "x"})
+    fail_run_writes(env, monkeypatch, "running")
+
+    assert env.runs.attempt(TENANT, run.id) == "not_started"
+    assert env.record(run.id).status == "created"
+    assert env.model.requests == []
+
+    monkeypatch.undo()
+    assert env.runs.attempt(TENANT, run.id) == "finished"
+    assert env.record(run.id).status == "completed"
+
+
+def test_attempt_says_end_unrecorded_when_the_end_cannot_be_written(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.model.queue(say("ok"))
+    run = env.runs.create(TENANT, env.agent(), {"kind": AGENT_TURN, "input": "x"})
+    fail_run_writes(env, monkeypatch, "completed")
+
+    assert env.runs.attempt(TENANT, run.id) == "end_unrecorded"
+    assert env.record(run.id).status == "running"
+    assert env.runs.attempt(TENANT, run.id) == "skipped"  # never run twice
+
+
 def test_run_deleted_while_running_ends_quietly(env: Env) -> None:
     def deleting(tenant: str, run: RunRecord) -> Any:
         env.runs.delete(tenant, run.id)

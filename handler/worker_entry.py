@@ -1,0 +1,69 @@
+"""AWS Lambda entry of the run worker: SQS messages sent by infra.launchers.SqsLauncher.
+
+Each record names one run; `RunService.attempt` executes it. What SQS is told, per record:
+
+- `finished`, `skipped` (missing, finished, or already started by another delivery) and
+  `end_unrecorded` (it ran but its end could not be written: a retry would find it `running`
+  and skip it, so retrying cannot help) are acknowledged: SQS deletes the message.
+- `not_started` (the run's start could not be recorded, e.g. DynamoDB throttled or
+  unavailable after botocore's retries) and a body that is not a RunMessage raise, so the
+  record is reported in `batchItemFailures`: SQS delivers it again after the visibility
+  timeout, and after `maxReceiveCount` receives moves it to the dead-letter queue.
+
+A run never executes twice: starting it is a conditional `created` → `running` write.
+Everything here runs once per container at import (the init phase).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.services.runs import RunAttempt
+from handler.composition import build_services
+from infra.launchers import RunMessage
+from infra.settings import get_settings
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "letta-groups"))
+processor = BatchProcessor(event_type=EventType.SQS)
+services = build_services(get_settings())
+
+
+class RunNotStartedError(RuntimeError):
+    """The run's start could not be recorded; its message is to be delivered again."""
+
+
+def record_handler(record: SQSRecord) -> RunAttempt:
+    """Execute the record's run; raise (a batch item failure) only when a retry can help."""
+    message = RunMessage.model_validate_json(record.body)
+    attempt = services.runs.attempt(message.tenant, message.run_id)
+    logger.info(
+        "run attempted",
+        extra={
+            "run_id": message.run_id,
+            "attempt": attempt,
+            "receive_count": record.attributes.approximate_receive_count,
+        },
+    )
+    if attempt == "not_started":
+        raise RunNotStartedError(f"run {message.run_id}: its start could not be recorded")
+    return attempt
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Report failed records only (`ReportBatchItemFailures` on the event source mapping)."""
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
