@@ -74,6 +74,6 @@ def is_send(request: Request) -> bool:
     """The send routes: their 5xx must not be retried blindly by the SDK (SPEC §6), since
     part of the send may already have happened."""
     path = request.url.path.rstrip("/")
-    return request.method == "POST" and (
-        path.endswith("/messages") or path.endswith("/messages/stream")
+    return request.method == "POST" and path.endswith(
+        ("/messages", "/messages/stream", "/messages/async")
     )
