@@ -7,6 +7,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from core.ids import RunId
 from core.schemas.agents import StopReasonType
 
 RunStatusType = Literal["created", "running", "completed", "failed", "cancelled"]
@@ -35,3 +36,10 @@ class RunUsage(BaseModel):
     completion_tokens: int = 0
     prompt_tokens: int = 0
     total_tokens: int = 0
+
+
+class CancelRunsRequest(BaseModel):
+    """Letta's CancelAgentRunRequest: the runs to cancel; none named means every run not
+    finished yet."""
+
+    run_ids: list[RunId] | None = None

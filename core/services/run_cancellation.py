@@ -20,6 +20,12 @@ class RunCancellation:
         self._store = store
         self._clock = clock
 
+    def cancel_for(
+        self, tenant: str, owner: RunFilter, run_ids: Sequence[str] | None
+    ) -> dict[str, str]:
+        """The cancel routes: the named runs, or every run of the owner not finished yet."""
+        return self.cancel(tenant, owner, run_ids or self.active(tenant, owner))
+
     def cancel(self, tenant: str, owner: RunFilter, run_ids: Sequence[str]) -> dict[str, str]:
         """Cancel each of the owner's runs (an agent's, a group's) not finished yet; returns
         every run's status afterwards ("not_found" for a run that is not the owner's)."""

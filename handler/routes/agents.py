@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from core.ids import RunId
 from core.paging import PageRequest
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
 from core.schemas.groups import Group
@@ -19,7 +17,7 @@ from core.schemas.messages import (
     LettaResponse,
     LettaStreamingRequest,
 )
-from core.schemas.runs import Run
+from core.schemas.runs import CancelRunsRequest, Run
 from core.services.agents import AgentFilter
 from core.services.idempotency import key_for
 from core.services.run_views import RunFilter
@@ -165,24 +163,18 @@ def create_agent_message_async(
     )
 
 
-class CancelAgentRunRequest(BaseModel):
-    run_ids: list[RunId] | None = None
-
-
 @router.post("/{agent_id}/messages/cancel")
 def cancel_agent_run(
     agent_id: AgentIdPath,
     services: ServicesDep,
     tenant: TenantDep,
-    body: CancelAgentRunRequest | None = None,
+    body: CancelRunsRequest | None = None,
 ) -> dict[str, str]:
     """Cancel the named runs of the agent, or all it has not finished; each run's status
     afterwards. A run at work stops between its steps, keeping what it produced."""
     services.agents.get(tenant, agent_id)  # 404 for an unknown agent
-    run_ids = body.run_ids if body is not None and body.run_ids else None
-    cancellation = services.run_cancellation
-    owner = RunFilter(agent_ids=(agent_id,))
-    return cancellation.cancel(tenant, owner, run_ids or cancellation.active(tenant, owner))
+    run_ids = body.run_ids if body is not None else None
+    return services.run_cancellation.cancel_for(tenant, RunFilter(agent_ids=(agent_id,)), run_ids)
 
 
 @router.get("/{agent_id}/messages", response_model=list[LettaMessage])

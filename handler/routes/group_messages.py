@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
-from core.ids import RunId
 from core.paging import PageRequest
 from core.schemas.content import TextContent
 from core.schemas.messages import (
@@ -19,7 +18,7 @@ from core.schemas.messages import (
     LettaResponse,
     LettaStreamingRequest,
 )
-from core.schemas.runs import Run
+from core.schemas.runs import CancelRunsRequest, Run
 from core.services.idempotency import key_for
 from core.services.run_views import RunFilter
 from handler.deps import (
@@ -85,24 +84,18 @@ def send_group_message_async(
     )
 
 
-class CancelGroupRunRequest(BaseModel):
-    run_ids: list[RunId] | None = None
-
-
 @router.post("/{group_id}/messages/cancel")
 def cancel_group_run(
     group_id: GroupIdPath,
     services: ServicesDep,
     tenant: TenantDep,
-    body: CancelGroupRunRequest | None = None,
+    body: CancelRunsRequest | None = None,
 ) -> dict[str, str]:
     """Cancel the named runs of the group, or all it has not finished; each run's status
     afterwards. A run at work stops before its next turn, keeping what it produced."""
     services.groups.get(tenant, group_id)  # 404 for an unknown group
-    cancellation = services.run_cancellation
-    owner = RunFilter(group_id=group_id)
-    run_ids = body.run_ids if body is not None and body.run_ids else None
-    return cancellation.cancel(tenant, owner, run_ids or cancellation.active(tenant, owner))
+    run_ids = body.run_ids if body is not None else None
+    return services.run_cancellation.cancel_for(tenant, RunFilter(group_id=group_id), run_ids)
 
 
 @router.get("/{group_id}/messages", response_model=list[LettaMessage])
