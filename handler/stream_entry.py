@@ -14,6 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGIApplication
 
 #: The Lambda Web Adapter's defaults (its README: AWS_LWA_PORT, AWS_LWA_HOST).
 DEFAULT_PORT = 8080
@@ -34,21 +40,25 @@ def server_config(environ: Mapping[str, str] | None = None) -> ServerConfig:
     return ServerConfig(host=host, port=int(port))
 
 
-def main() -> None:
-    import uvicorn
+def server(app: ASGIApplication, config: ServerConfig) -> uvicorn.Server:
+    """The uvicorn server for ``app``. Lifespan off as in lambda_entry: the app has no
+    start-up work of its own. Each response body chunk is written as the app sends it."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            lifespan="off",
+            server_header=False,
+            log_level="info",
+        )
+    )
 
+
+def main() -> None:
     from handler.app import create_app
 
-    config = server_config()
-    # Lifespan off as in lambda_entry: the app has no start-up work of its own.
-    uvicorn.run(
-        create_app(),
-        host=config.host,
-        port=config.port,
-        lifespan="off",
-        server_header=False,
-        log_level="info",
-    )
+    server(create_app(), server_config()).run()
 
 
 if __name__ == "__main__":
