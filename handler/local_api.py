@@ -1,16 +1,23 @@
 """`make local-api`: template.yaml's REST API, served locally through the real Lambda entry.
 
 A Docker-free stand-in for `sam local start-api`. It reads the routes (each function's
-``Type: Api`` events), stages and binary media types from the template, imports each
-routed function's ``Handler``, and for every request builds the API Gateway REST (payload
-1.0) proxy event and a Lambda context, invokes the handler in a worker thread, and turns
-its proxy response back into HTTP. What API Gateway and Lambda would refuse is refused
-here with the gateway's own answers (see ``GatewayAnswer``): unknown routes, bodies over
-10 MB, events over Lambda's 6 MB, integrations slower than 29 s, responses over 6 MB.
+``Type: Api`` events and the integrations in the API's ``DefinitionBody``), stages and
+binary media types from the template, imports each routed function's ``Handler``, and for
+every request builds the API Gateway REST (payload 1.0) proxy event and a Lambda context,
+invokes the handler in a worker thread, and turns its proxy response back into HTTP. What
+API Gateway and Lambda would refuse is refused here with the gateway's own answers (see
+``GatewayAnswer``): unknown routes, bodies over 10 MB, events over Lambda's 6 MB,
+integrations slower than 29 s (or their own ``timeoutInMillis``), responses over 6 MB.
 
 Settings and store are `make run`'s (``handler.local.local_store``): the embedded DynamoDB
 unless AWS_ENDPOINT_URL_DYNAMODB is set. The template's own environment block is not
 applied, as under `make run` (e.g. RUN_LAUNCHER stays `threads`).
+
+The stream routes belong to StreamFunction, which runs the same app behind the Lambda Web
+Adapter (a ``run.sh`` Handler, no Python one). Here they go through the Mangum entry of
+that app (``WEB_ADAPTER_LOCAL_HANDLER``) and are answered as one buffered body, within the
+route's own integration timeout (``timeoutInMillis``, 15 min) instead of 29 s: locally
+there is no response streaming.
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ from infra.template_routes import ApiSpec, FunctionSpec, RouteMatch, read_api
 logger = logging.getLogger("local_api")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+#: What serves a Lambda Web Adapter function's routes locally: the Lambda entry of the same
+#: app (see the module docstring).
+WEB_ADAPTER_LOCAL_HANDLER = "handler.lambda_entry.handler"
 
 #: API Gateway REST: integration timeout (default quota) and maximum payload.
 GATEWAY_TIMEOUT_S = 29.0
@@ -214,7 +225,8 @@ class LocalRestApi:
             )
             return _answer(REQUEST_TOO_LONG, request_id)
         function = self.spec.functions[match.route.function_id]
-        result = await self._invoke(function, event, request_id, started)
+        gateway_timeout_s = match.route.timeout_s or self.gateway_timeout_s
+        result = await self._invoke(function, event, request_id, started, gateway_timeout_s)
         if isinstance(result, GatewayAnswer):
             return _answer(result, request_id)
         accept = next((v for k, v in event["headers"].items() if k.lower() == "accept"), None)
@@ -341,7 +353,12 @@ class LocalRestApi:
         return base64.b64encode(body).decode("ascii"), True
 
     async def _invoke(
-        self, function: FunctionSpec, event: dict[str, Any], request_id: str, started: float
+        self,
+        function: FunctionSpec,
+        event: dict[str, Any],
+        request_id: str,
+        started: float,
+        gateway_timeout_s: float,
     ) -> Any:
         """The handler's result, or the gateway's answer when it fails or takes too long."""
         invoked = time.monotonic()
@@ -358,7 +375,7 @@ class LocalRestApi:
         )
         handler = self.handlers[function.logical_id]
         future = self._executor.submit(handler, event, context)
-        gateway_left = self.gateway_timeout_s - (invoked - started)
+        gateway_left = gateway_timeout_s - (invoked - started)
         waited = asyncio.wrap_future(future)
         done, _ = await asyncio.wait(
             {waited}, timeout=max(0.0, min(gateway_left, function.timeout_s))
@@ -379,7 +396,7 @@ class LocalRestApi:
                 "be running",
                 function.logical_id,
                 request_id,
-                self.gateway_timeout_s,
+                gateway_timeout_s,
             )
             return ENDPOINT_TIMED_OUT
         try:
@@ -521,13 +538,15 @@ def _log_late_end(function_id: str, request_id: str) -> Callable[[Future[Any]], 
 
 
 def import_handlers(spec: ApiSpec) -> dict[str, LambdaHandler]:
-    """Import each routed function's ``Handler`` (``module.function``) from its CodeUri."""
+    """Import each routed function's ``Handler`` (``module.function``) from its CodeUri
+    (for a Lambda Web Adapter function, ``WEB_ADAPTER_LOCAL_HANDLER``)."""
     handlers: dict[str, LambdaHandler] = {}
     for function in spec.functions.values():
         code_dir = str(function.code_dir)
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
-        module_name, _, attribute = function.handler.rpartition(".")
+        name = WEB_ADAPTER_LOCAL_HANDLER if function.web_adapter else function.handler
+        module_name, _, attribute = name.rpartition(".")
         handlers[function.logical_id] = getattr(importlib.import_module(module_name), attribute)
     return handlers
 

@@ -1,5 +1,6 @@
-# SAM build targets for ApiFunction and WorkerFunction (template.yaml: Metadata.BuildMethod:
-# makefile). Both ship the same package; only their handlers differ.
+# SAM build targets for ApiFunction, WorkerFunction and StreamFunction (template.yaml:
+# Metadata.BuildMethod: makefile). All ship the same package; only their handlers differ.
+# StreamFunction's handler is the script run.sh (Lambda Web Adapter), copied in as well.
 #
 # Included by the root Makefile. `sam build` runs `make build-<Function>` with
 # ARTIFACTS_DIR set to the function's build directory; the recipe installs the
@@ -13,8 +14,8 @@
 SAM_BUILD_PYTHON ?= python3
 SAM_BUILD_PIP_FLAGS ?= --disable-pip-version-check --no-warn-conflicts
 
-.PHONY: build-ApiFunction build-WorkerFunction
-build-ApiFunction build-WorkerFunction:
+.PHONY: build-ApiFunction build-WorkerFunction build-StreamFunction
+build-ApiFunction build-WorkerFunction build-StreamFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (run via 'sam build')" >&2; exit 1; }
 	@# setuptools builds in ./build (in source under `sam build --build-in-source`): a stale
 	@# copy there could ship a module deleted since.
@@ -25,3 +26,5 @@ build-ApiFunction build-WorkerFunction:
 		--only-binary=:all: --no-compile --upgrade \
 		--target "$(ARTIFACTS_DIR)" .
 	rm -rf "$(ARTIFACTS_DIR)/bin"
+	@# StreamFunction only: the Handler script the adapter's bootstrap executes.
+	$(if $(filter build-StreamFunction,$@),install -m 755 run.sh "$(ARTIFACTS_DIR)/run.sh")

@@ -1,17 +1,20 @@
 """The API Gateway REST routes and Lambda functions that ``template.yaml`` declares.
 
 `make local-api` serves exactly what the template deploys, so it reads the routes (each
-function's ``Type: Api`` events), the stage, the binary media types and each function's
-``Handler``, ``Timeout`` and ``MemorySize`` from the template instead of a second list in
-Python. Routes are matched the way a REST API resolves resources: a literal path segment
-wins over ``{param}``, which wins over a greedy ``{proxy+}``; the resource is chosen first
-and the method second, so a known resource with an undeclared method matches nothing.
+function's ``Type: Api`` events, and the Lambda proxy integrations an API declares in its
+``DefinitionBody``, such as the response-streaming ones), the stage, the binary media
+types and each function's ``Handler``, ``Timeout`` and ``MemorySize`` from the template
+instead of a second list in Python. Routes are matched the way a REST API resolves
+resources: a literal path segment wins over ``{param}``, which wins over a greedy
+``{proxy+}``; the resource is chosen first and the method second, so a known resource with
+an undeclared method matches nothing.
 
 Only the standard library and PyYAML (imported lazily, as in ``table_definition``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,16 +50,25 @@ class FunctionSpec:
     timeout_s: float
     memory_mb: int
     code_dir: Path
+    #: Runs behind the Lambda Web Adapter layer (AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap):
+    #: its Handler is a script starting a web server, not ``module.function``.
+    web_adapter: bool = False
 
 
 @dataclass(frozen=True)
 class ApiRoute:
-    """One ``Type: Api`` event: method and resource path (``{param}``s kept)."""
+    """One route: method and resource path (``{param}``s kept), and the function serving it.
+
+    ``timeout_s`` is the integration's own timeout (``timeoutInMillis``) when it declares
+    one; ``streaming`` is a ``responseTransferMode: STREAM`` integration.
+    """
 
     method: str
     path: str
     function_id: str
     stage: str
+    timeout_s: float | None = None
+    streaming: bool = False
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -213,6 +225,20 @@ def read_api(
                     stage=_stage(event.get("RestApiId"), resources, parameters),
                 )
             )
+    for api_id, resource in resources.items():
+        if (resource or {}).get("Type") != "AWS::Serverless::Api":
+            continue
+        for route in _definition_routes(api_id, resources, parameters):
+            if route.function_id not in functions:
+                function_props = (resources.get(route.function_id) or {}).get("Properties") or {}
+                functions[route.function_id] = _function(
+                    route.function_id,
+                    function_props,
+                    function_globals,
+                    parameters,
+                    template_path.parent,
+                )
+            routes.append(route)
     binary = list(api_globals.get("BinaryMediaTypes") or [])
     for resource in resources.values():
         if (resource or {}).get("Type") == "AWS::Serverless::Api":
@@ -221,6 +247,46 @@ def read_api(
         dict.fromkeys(str(_resolve(t, parameters)).replace("~1", "/") for t in binary)
     )
     return ApiSpec(tuple(routes), functions, media_types)
+
+
+#: A Lambda proxy integration's URI names its function as ``${Function.Arn}`` (``!Sub``).
+_FUNCTION_ARN = re.compile(r"/functions/\$\{(\w+)\.Arn\}/")
+
+
+def _definition_routes(
+    api_id: str, resources: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> list[ApiRoute]:
+    """The Lambda proxy routes written in an API's inline ``DefinitionBody`` (OpenAPI)."""
+    props: dict[str, Any] = (resources.get(api_id) or {}).get("Properties") or {}
+    body = props.get("DefinitionBody")
+    if not isinstance(body, dict):
+        return []
+    stage = _stage({"Ref": api_id}, resources, parameters)
+    routes: list[ApiRoute] = []
+    for path, operations in (body.get("paths") or {}).items():
+        for method, operation in (operations or {}).items():
+            integration = (operation or {}).get("x-amazon-apigateway-integration") or {}
+            if str(integration.get("type", "")).lower() != "aws_proxy":
+                raise ValueError(f"{method.upper()} {path}: only aws_proxy integrations")
+            uri = integration.get("uri")
+            sub = uri.get("Fn::Sub") if isinstance(uri, dict) else None
+            found = _FUNCTION_ARN.search(sub) if isinstance(sub, str) else None
+            if found is None or found.group(1) not in resources:
+                raise ValueError(f"{method.upper()} {path}: no function of the template in {uri}")
+            timeout_ms = integration.get("timeoutInMillis")
+            routes.append(
+                ApiRoute(
+                    method="ANY"
+                    if method.lower() == "x-amazon-apigateway-any-method"
+                    else method.upper(),
+                    path="/" + str(path).strip("/"),
+                    function_id=found.group(1),
+                    stage=stage,
+                    timeout_s=None if timeout_ms is None else int(timeout_ms) / 1000,
+                    streaming=integration.get("responseTransferMode") == "STREAM",
+                )
+            )
+    return routes
 
 
 def _parameter_values(template: dict[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
@@ -252,7 +318,9 @@ def _function(
         return _resolve(props.get(name, function_globals.get(name, default)), parameters)
 
     handler = prop("Handler", None)
-    if not isinstance(handler, str) or "." not in handler:
+    env = (props.get("Environment") or {}).get("Variables") or {}
+    web_adapter = env.get("AWS_LAMBDA_EXEC_WRAPPER") == "/opt/bootstrap"
+    if not isinstance(handler, str) or ("." not in handler and not web_adapter):
         raise ValueError(f"{logical_id} has no Handler of the form module.function")
     code_uri = prop("CodeUri", ".")
     code_dir = (template_dir / (code_uri if isinstance(code_uri, str) else ".")).resolve()
@@ -262,6 +330,7 @@ def _function(
         timeout_s=float(prop("Timeout", DEFAULT_TIMEOUT_S)),
         memory_mb=int(prop("MemorySize", DEFAULT_MEMORY_MB)),
         code_dir=code_dir,
+        web_adapter=web_adapter,
     )
 
 

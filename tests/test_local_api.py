@@ -71,6 +71,12 @@ def other_handler(event: Event, context: Any) -> dict[str, Any]:
     return {"statusCode": 201, "body": json.dumps(body)}
 
 
+def both(handler: Any) -> dict[str, Any]:
+    """template.yaml's two routed functions, both served by ``handler``: StreamFunction
+    runs the same app as ApiFunction (locally through its Lambda entry too)."""
+    return {"ApiFunction": handler, "StreamFunction": handler}
+
+
 def served(app: LocalRestApi) -> TestClient:
     return TestClient(app, raise_server_exceptions=True)
 
@@ -97,7 +103,7 @@ def entry(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 @pytest.fixture
 def gateway(entry: ModuleType) -> Iterator[TestClient]:
     """local-api on template.yaml, its function the real Lambda entry."""
-    with served(LocalRestApi(read_api(), {"ApiFunction": entry.handler})) as client:
+    with served(LocalRestApi(read_api(), both(entry.handler))) as client:
         yield client
 
 
@@ -114,9 +120,21 @@ def test_routes_are_the_template_api_events() -> None:
         for event in resource["Properties"].get("Events", {}).values()
         if event["Type"] == "Api"
     }
+    # The stream routes: the API's DefinitionBody, each integration naming its function.
+    for path, operations in template["Resources"]["RestApi"]["Properties"]["DefinitionBody"][
+        "paths"
+    ].items():
+        for method, operation in operations.items():
+            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            assert "${StreamFunction.Arn}" in uri
+            expected.add((method.upper(), path, "StreamFunction"))
     spec = read_api()
     assert {(r.method, r.path, r.function_id) for r in spec.routes} == expected
     assert len(spec.routes) == len(expected)
+    streaming = {r.path for r in spec.routes if r.streaming}
+    assert streaming == {p for _, p, f in expected if f == "StreamFunction"}
+    assert all(r.timeout_s == 900 for r in spec.routes if r.streaming)
+    assert all(r.timeout_s is None for r in spec.routes if not r.streaming)
     stage = template["Parameters"]["StageName"]["Default"]
     assert {r.stage for r in spec.routes} == {stage}
     function = spec.functions["ApiFunction"]
@@ -172,7 +190,7 @@ def test_most_specific_resource_wins_and_methods_are_per_resource(gateway: TestC
 )
 def test_unknown_route_is_the_gateway_403(method: str, path: str) -> None:
     handler = Recorder()
-    with served(LocalRestApi(read_api(), {"ApiFunction": handler})) as client:
+    with served(LocalRestApi(read_api(), both(handler))) as client:
         response = client.request(method, path)
     assert (response.status_code, response.content) == (403, MISSING_TOKEN)
     assert response.headers["content-type"] == "application/json"
@@ -296,7 +314,7 @@ def test_function_error_is_a_502() -> None:
 
 def test_path_query_headers_and_context_arrive_as_api_gateway_sends_them() -> None:
     handler = Recorder()
-    with served(LocalRestApi(read_api(), {"ApiFunction": handler})) as client:
+    with served(LocalRestApi(read_api(), both(handler))) as client:
         response = client.get(
             "/v1/groups/group-a%20b/messages/",
             params=[("limit", "5"), ("after", "a+b/c"), ("tag", "x"), ("tag", "y"), ("e", "")],
@@ -331,7 +349,7 @@ def test_path_query_headers_and_context_arrive_as_api_gateway_sends_them() -> No
 
 def test_no_query_no_params_are_nulls_as_in_api_gateway() -> None:
     handler = Recorder()
-    with served(LocalRestApi(read_api(), {"ApiFunction": handler})) as client:
+    with served(LocalRestApi(read_api(), both(handler))) as client:
         client.get("/v1/health")
     [(event, _)] = handler.calls
     assert event["queryStringParameters"] is None
@@ -404,6 +422,15 @@ def test_group_send_answers_as_make_run_does(gateway: TestClient, client: TestCl
     assert _normalized(through_gateway) == _normalized(through_app)
     kinds = [m["message_type"] for m in through_gateway["messages"]]
     assert kinds == ["reasoning_message", "assistant_message"] * 2
+
+
+def test_web_adapter_function_is_served_through_the_lambda_entry_of_its_app() -> None:
+    spec = read_api()
+    stream = spec.functions["StreamFunction"]
+    assert stream.web_adapter and stream.handler == "run.sh"
+    assert not spec.functions["ApiFunction"].web_adapter
+    handlers = import_handlers(spec)
+    assert handlers["StreamFunction"] is handlers["ApiFunction"]
 
 
 def test_stream_route_is_served_as_one_buffered_body(gateway: TestClient) -> None:

@@ -196,7 +196,7 @@ def _function(translated: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_function_configuration(translated: dict[str, Any]) -> None:
     functions = _resources_of_type(translated, "AWS::Lambda::Function")
-    assert set(functions) == {"ApiFunction", "WorkerFunction"}
+    assert set(functions) == {"ApiFunction", "WorkerFunction", "StreamFunction"}
     for name, props in ((n, _function(translated, n)) for n in functions):
         assert props["Runtime"] == "python3.12", name
         assert props["Architectures"] == ["arm64"], name
@@ -224,8 +224,42 @@ def test_function_configuration(translated: dict[str, Any]) -> None:
     assert worker["Timeout"] == 900  # Lambda's most
     assert "API_KEYS" not in worker["Environment"]["Variables"]  # it serves no requests
 
+    stream = _function(translated, "StreamFunction")
+    assert stream["Handler"] == "run.sh"  # executed by the adapter's bootstrap
+    assert stream["MemorySize"] == 1024
+    assert stream["Timeout"] == 900  # as long as API Gateway's streaming integration waits
+    assert stream["Environment"]["Variables"]["API_KEYS"] == {"Ref": "ApiKeys"}
 
-@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction"])
+
+def test_stream_function_runs_behind_the_web_adapter_in_streaming_mode(
+    translated: dict[str, Any],
+) -> None:
+    stream = _function(translated, "StreamFunction")
+    assert stream["Layers"] == [
+        {
+            "Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:"
+            "LambdaAdapterLayerArm64:${WebAdapterLayerVersion}"
+        }
+    ]
+    env = stream["Environment"]["Variables"]
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    # The port handler/stream_entry.py listens on, and a route that answers readiness.
+    from handler.stream_entry import server_config
+
+    assert server_config({"AWS_LWA_PORT": env["AWS_LWA_PORT"]}).port == 8080
+    assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/v1/health"
+    assert ("GET", "/v1/health") in EXPECTED_ROUTES
+    # `sam build` must ship the Handler script with StreamFunction's package.
+    assert (ROOT / "run.sh").stat().st_mode & 0o111
+    assert "build-StreamFunction" in (ROOT / "infra" / "sam-build.mk").read_text()
+
+
+#: Variables the Lambda Web Adapter layer reads, not the app.
+ADAPTER_VARIABLES = {"AWS_LAMBDA_EXEC_WRAPPER"}
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction", "StreamFunction"])
 def test_function_environment_is_valid_settings(
     sam_template: dict[str, Any], function: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -239,7 +273,13 @@ def test_function_environment_is_valid_settings(
         .get("Variables", {}),
     }
     fields = {name.upper() for name in Settings.model_fields} | {"AWS_REGION"}
-    unknown = {k for k in env if k not in fields and not k.startswith("POWERTOOLS_")}
+    unknown = {
+        k
+        for k in env
+        if k not in fields
+        and not k.startswith(("POWERTOOLS_", "AWS_LWA_"))
+        and k not in ADAPTER_VARIABLES
+    }
     assert not unknown, f"{function} sets variables Settings does not read: {unknown}"
     for key, value in env.items():
         literal = value if isinstance(value, str) else f"https://resolved-by-cfn/{key.lower()}"
@@ -265,6 +305,7 @@ def test_parameters_and_outputs(sam_template: dict[str, Any]) -> None:
         "ApiUrl",
         "TableName",
         "FunctionName",
+        "StreamFunctionName",
         "WorkerFunctionName",
         "RunQueueUrl",
         "RunDeadLetterQueueUrl",
@@ -272,7 +313,8 @@ def test_parameters_and_outputs(sam_template: dict[str, Any]) -> None:
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"
     }
-    for function in ("ApiFunction", "WorkerFunction"):
+    assert params["WebAdapterLayerVersion"]["Default"] == 26
+    for function in ("ApiFunction", "WorkerFunction", "StreamFunction"):
         assert sam_template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
 
 
@@ -291,7 +333,11 @@ def test_the_table_outlives_the_stack(sam_template: dict[str, Any]) -> None:
 
 def test_logs_expire_and_belong_to_the_stack(translated: dict[str, Any]) -> None:
     groups = _resources_of_type(translated, "AWS::Logs::LogGroup")
-    assert set(groups) == {"ApiFunctionLogGroup", "WorkerFunctionLogGroup"}
+    assert set(groups) == {
+        "ApiFunctionLogGroup",
+        "WorkerFunctionLogGroup",
+        "StreamFunctionLogGroup",
+    }
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert "DeletionPolicy" not in group
@@ -304,6 +350,13 @@ SECRET = [{"Ref": "ProviderSecretArn"}]
 # Per role: each statement's actions and resources (None: checked separately).
 EXPECTED_STATEMENTS: dict[str, dict[str, tuple[set[str], list[Any] | None]]] = {
     "ApiFunctionRole": {
+        "TableItemAccess": (TABLE_ACTIONS, TABLE_RESOURCES),
+        "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
+        "BedrockConverse": ({"bedrock:InvokeModel"}, None),
+        "ProviderKeys": ({"secretsmanager:GetSecretValue"}, SECRET),
+    },
+    # The same app as ApiFunction, so the same grants.
+    "StreamFunctionRole": {
         "TableItemAccess": (TABLE_ACTIONS, TABLE_RESOURCES),
         "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
         "BedrockConverse": ({"bedrock:InvokeModel"}, None),
@@ -367,7 +420,19 @@ def _statement(stmt: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- routes
 
 
-def _template_routes(sam_template: dict[str, Any]) -> set[tuple[str, str]]:
+STREAM_ROUTES = {
+    ("POST", "/v1/groups/{group_id}/messages/stream"),
+    ("POST", "/v1/agents/{agent_id}/messages/stream"),
+    ("POST", "/v1/runs/{run_id}/stream"),
+}
+STREAM_URI = {
+    "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/"
+    "functions/${StreamFunction.Arn}/response-streaming-invocations"
+}
+
+
+def _buffered_routes(sam_template: dict[str, Any]) -> set[tuple[str, str]]:
+    """ApiFunction's `Type: Api` events: the routes served buffered, through Mangum."""
     events = sam_template["Resources"]["ApiFunction"]["Properties"]["Events"]
     routes: set[tuple[str, str]] = set()
     for name, event in events.items():
@@ -379,6 +444,23 @@ def _template_routes(sam_template: dict[str, Any]) -> set[tuple[str, str]]:
         routes.add((props["Method"].upper(), path))
     assert len(routes) == len(events), "duplicate route in template"
     return routes
+
+
+def _definition_routes(sam_template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The routes declared in RestApi's DefinitionBody, with their integrations."""
+    paths = sam_template["Resources"]["RestApi"]["Properties"]["DefinitionBody"]["paths"]
+    return {
+        (method.upper(), path): operation["x-amazon-apigateway-integration"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+
+
+def _template_routes(sam_template: dict[str, Any]) -> set[tuple[str, str]]:
+    buffered = _buffered_routes(sam_template)
+    defined = set(_definition_routes(sam_template))
+    assert not buffered & defined, f"declared twice: {sorted(buffered & defined)}"
+    return buffered | defined
 
 
 def test_template_routes_match_spec(sam_template: dict[str, Any]) -> None:
@@ -409,6 +491,50 @@ def test_stage_throttling_comes_from_parameters(translated: dict[str, Any]) -> N
             "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
         }
     ]
+
+
+def test_stream_routes_stream_from_the_stream_function(
+    sam_template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    """API Gateway REST response streaming: InvokeWithResponseStream, STREAM, up to 15 min."""
+    assert set(_definition_routes(sam_template)) == STREAM_ROUTES
+    assert sam_template["Resources"]["RestApi"]["Properties"]["MergeDefinitions"] is True
+    paths = translated["Resources"]["RestApi"]["Properties"]["Body"]["paths"]
+    for method, path in STREAM_ROUTES:
+        integration = paths[path][method.lower()]["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+        assert integration["httpMethod"] == "POST", path
+        assert integration["uri"] == STREAM_URI, path
+        assert integration["responseTransferMode"] == "STREAM", path
+        assert 29_000 < integration["timeoutInMillis"] <= 900_000, path
+    # SAM grants API Gateway ApiFunction for its events only; StreamFunction's is explicit.
+    permission = translated["Resources"]["StreamFunctionApiPermission"]
+    assert permission["Type"] == "AWS::Lambda::Permission"
+    props = permission["Properties"]
+    assert props["Action"] == "lambda:InvokeFunction"
+    assert props["FunctionName"] == {"Ref": "StreamFunction"}
+    assert props["Principal"] == "apigateway.amazonaws.com"
+    pattern = props["SourceArn"]["Fn::Sub"].rsplit("${RestApi}", 1)[1]
+    assert pattern == "/*/POST/v1/*/stream"
+    assert all(m == "POST" and p.endswith("/stream") for m, p in STREAM_ROUTES)
+
+
+def test_buffered_routes_still_go_to_the_api_function(
+    sam_template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    buffered = _buffered_routes(sam_template)
+    assert buffered == EXPECTED_ROUTES - STREAM_ROUTES
+    paths = translated["Resources"]["RestApi"]["Properties"]["Body"]["paths"]
+    translated_routes = {
+        (method.upper(), path) for path, operations in paths.items() for method in operations
+    }
+    assert translated_routes == EXPECTED_ROUTES  # SAM merged the events into the definition
+    for method, path in buffered:
+        integration = paths[path][method.lower()]["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+        assert "ApiFunction.Arn" in integration["uri"]["Fn::Sub"], path
+        assert "/2015-03-31/" in integration["uri"]["Fn::Sub"], path
+        assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED", path
 
 
 @pytest.mark.parametrize(
