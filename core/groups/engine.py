@@ -66,8 +66,9 @@ class GroupEngine:
         """Take the group's lease for a send (409 while another send holds it)."""
         try:
             held, lease_id = self._lease.take(tenant, group)
-        except ConflictError:
-            self.lease_conflict(group)
+        except ConflictError as error:
+            if type(error) is ConflictError:  # busy, not a write that lost a race
+                self.lease_conflict(group)
             raise
         return GroupSend(tenant, held, lease_id, request, names, emit=emit, on_delta=on_delta)
 
