@@ -218,3 +218,46 @@ class BackgroundRuns(Protocol):
         group_id: str | None,
         metadata: dict[str, Any],
     ) -> str: ...
+
+
+class Metrics(Protocol):
+    """Where core counts and times what it does (EMF metrics in Lambda, infra.metrics).
+
+    Dimensions are few and low-cardinality (a provider, a manager type, a stop reason);
+    anything with many values (an agent id) goes in `properties`, which are kept with the
+    data point but not aggregated by."""
+
+    def count(
+        self,
+        name: str,
+        value: float = 1,
+        *,
+        properties: dict[str, str] | None = None,
+        **dimensions: str,
+    ) -> None: ...
+
+    def timing(
+        self, name: str, ms: float, *, properties: dict[str, str] | None = None, **dimensions: str
+    ) -> None: ...
+
+
+class NoMetrics:
+    """The default Metrics: records nothing."""
+
+    def count(
+        self,
+        name: str,
+        value: float = 1,
+        *,
+        properties: dict[str, str] | None = None,
+        **dimensions: str,
+    ) -> None:
+        return None
+
+    def timing(
+        self, name: str, ms: float, *, properties: dict[str, str] | None = None, **dimensions: str
+    ) -> None:
+        return None
+
+
+NO_METRICS: Metrics = NoMetrics()

@@ -10,7 +10,7 @@ from botocore.config import Config
 
 from core.groups.engine import GroupEngine
 from core.llm import ModelClient
-from core.ports import Clock, Store
+from core.ports import NO_METRICS, Clock, Metrics, Store
 from core.runtime.agent_loop import AgentLoop
 from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
@@ -44,6 +44,7 @@ class Services:
     message_edits: MessageEdit
     async_sends: AsyncSends
     run_cancellation: RunCancellation
+    metrics: Metrics
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -70,14 +71,16 @@ def build_services(
     store: Store | None = None,
     clock: Clock | None = None,
     model: ModelClient | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> Services:
+    """`metrics`: where core's counts go (infra.metrics.PowertoolsMetrics in Lambda)."""
     if store is None:
         client = dynamodb_client(settings)
         if settings.serialize_dynamodb_calls:
             client = SerializedClient(client)
         store = DynamoDBStore(client, settings.table_name)
     clock = clock or SystemClock()
-    loop = AgentLoop(store, clock, model or ModelRouter(settings))
+    loop = AgentLoop(store, clock, model or ModelRouter(settings), metrics)
     if settings.run_launcher == "sqs":
         assert settings.run_queue_url  # Settings refuses `sqs` without it
         launcher = SqsLauncher(sqs_client(settings), settings.run_queue_url)
@@ -88,7 +91,7 @@ def build_services(
         runs = RunService(store, clock, loop, in_process)
         in_process.bind(runs.execute)
     lease = timedelta(seconds=settings.group_lease_s)
-    engine = GroupEngine(store, clock, loop, background=runs, lease=lease)
+    engine = GroupEngine(store, clock, loop, background=runs, lease=lease, metrics=metrics)
     group_messages = GroupMessageService(store, clock, engine)
     agent_messages = AgentMessageService(store, clock, loop)
     cancellation = RunCancellation(store, clock)
@@ -104,4 +107,5 @@ def build_services(
         message_edits=MessageEdit(store, clock),
         async_sends=AsyncSends(store, clock, runs, cancellation, agent_messages, group_messages),
         run_cancellation=cancellation,
+        metrics=metrics,
     )

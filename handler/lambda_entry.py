@@ -16,14 +16,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from handler.app import create_app
+from handler.composition import build_services
+from handler.observability import configure_logging, traced
+from infra.metrics import PowertoolsMetrics
 from infra.settings import get_settings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "letta-groups"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LettaGroups"))
-app = create_app()
+configure_logging(logger)
+app = create_app(build_services(get_settings(), metrics=PowertoolsMetrics()))
 asgi_handler = Mangum(app, lifespan="off", api_gateway_base_path=get_settings().api_base_path)
 
 
+@traced(get_settings().tracing_enabled, logger)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from starlette.background import BackgroundTask
 
 from core.errors import DomainError
 from core.ids import RUN, new_id
+from core.observability import in_context
 from core.schemas.messages import LettaMessage, LettaMessageBase, LettaResponse
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,8 @@ async def stream_send(
         except Exception as error:  # noqa: BLE001 - handed to the stream or the error mapper
             channel.put(("error", error))
 
-    threading.Thread(target=run, name="stream-send", daemon=True).start()
+    # In a copy of this context: the send's log lines carry the request's ids.
+    threading.Thread(target=in_context(run), name="stream-send", daemon=True).start()
     try:
         first = await channel.get()
     except BaseException:

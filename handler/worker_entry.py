@@ -17,6 +17,7 @@ Everything here runs once per container at import (the init phase).
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -28,14 +29,19 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.observability import bind
 from core.services.runs import RunAttempt
 from handler.composition import build_services
+from handler.observability import configure_logging, traced
 from infra.launchers import RunMessage
+from infra.metrics import PowertoolsMetrics
 from infra.settings import get_settings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "letta-groups"))
+configure_logging(logger)
 processor = BatchProcessor(event_type=EventType.SQS)
-services = build_services(get_settings())
+metrics = PowertoolsMetrics()
+services = build_services(get_settings(), metrics=metrics)
 
 
 class RunNotStartedError(RuntimeError):
@@ -45,20 +51,24 @@ class RunNotStartedError(RuntimeError):
 def record_handler(record: SQSRecord) -> RunAttempt:
     """Execute the record's run; raise (a batch item failure) only when a retry can help."""
     message = RunMessage.model_validate_json(record.body)
-    attempt = services.runs.attempt(message.tenant, message.run_id)
-    logger.info(
-        "run attempted",
-        extra={
-            "run_id": message.run_id,
-            "attempt": attempt,
-            "receive_count": record.attributes.approximate_receive_count,
-        },
-    )
+    sent_ms = record.attributes.get("SentTimestamp")  # epoch ms, set by SQS
+    if sent_ms is not None:
+        metrics.timing("RunQueueAge", max(0.0, time.time() * 1000 - int(sent_ms)))
+    with bind(tenant=message.tenant, run_id=message.run_id):
+        attempt = services.runs.attempt(message.tenant, message.run_id)
+        logger.info(
+            "run attempted",
+            extra={
+                "attempt": attempt,
+                "receive_count": record.attributes.approximate_receive_count,
+            },
+        )
     if attempt == "not_started":
         raise RunNotStartedError(f"run {message.run_id}: its start could not be recorded")
     return attempt
 
 
+@traced(get_settings().tracing_enabled, logger)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Report failed records only (`ReportBatchItemFailures` on the event source mapping)."""

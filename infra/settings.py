@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     run_queue_url: str | None = Field(
         None, description="The SQS queue runs are sent to when RUN_LAUNCHER is `sqs`."
     )
+    tracing_enabled: bool = Field(
+        False,
+        description="Trace invocations with AWS X-Ray through Powertools' Tracer (needs "
+        "aws-xray-sdk: `aws-lambda-powertools[tracer]`; off, it is not even imported).",
+    )
     default_model: str = Field("offline/default", description="Model handle for new agents.")
     api_keys: str = Field(
         "",

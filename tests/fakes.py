@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -166,3 +167,30 @@ if TYPE_CHECKING:
     from core.llm import ChatRequest, ChatResponse, ModelError
 
     _ScriptItem = ChatResponse | ModelError | Callable[[ChatRequest], ChatResponse]
+
+
+class RecordingMetrics:
+    """core.ports.Metrics that keeps every data point: (name, value, dimensions, properties)."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, float, dict[str, str], dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def count(
+        self,
+        name: str,
+        value: float = 1,
+        *,
+        properties: dict[str, str] | None = None,
+        **dimensions: str,
+    ) -> None:
+        with self._lock:
+            self.points.append((name, value, dimensions, properties or {}))
+
+    def timing(
+        self, name: str, ms: float, *, properties: dict[str, str] | None = None, **dimensions: str
+    ) -> None:
+        self.count(name, ms, properties=properties, **dimensions)
+
+    def named(self, name: str) -> list[tuple[float, dict[str, str], dict[str, str]]]:
+        return [(v, d, p) for n, v, d, p in self.points if n == name]

@@ -15,13 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 from core import ids
+from core.errors import ConflictError
 from core.groups.lease import DEFAULT_LEASE, GroupLease
 from core.groups.send import Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
 from core.llm import ModelTask
+from core.observability import in_context
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
-from core.ports import BackgroundRuns, Clock, Store
+from core.ports import NO_METRICS, BackgroundRuns, Clock, Metrics, Store
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.turn import TurnTool
@@ -39,9 +41,11 @@ class GroupEngine:
         loop: AgentLoop,
         background: BackgroundRuns | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         """`lease`: how long a send holds the group between two of its writes."""
         self.store = store
+        self.metrics = metrics
         self.clock = clock
         self.loop = loop
         self._background = background
@@ -60,8 +64,17 @@ class GroupEngine:
         on_delta: Delta | None = None,
     ) -> GroupSend:
         """Take the group's lease for a send (409 while another send holds it)."""
-        held, lease_id = self._lease.take(tenant, group)
+        try:
+            held, lease_id = self._lease.take(tenant, group)
+        except ConflictError as error:
+            if type(error) is ConflictError:  # busy, not a write that lost a race
+                self.lease_conflict(group)
+            raise
         return GroupSend(tenant, held, lease_id, request, names, emit=emit, on_delta=on_delta)
+
+    def lease_conflict(self, group: GroupRecord) -> None:
+        """Count a send refused because another send holds the group (409 busy)."""
+        self.metrics.count("LeaseConflicts", manager=group.manager_type)
 
     def close(self, send: GroupSend) -> None:
         """Give the lease back (if this send still holds it)."""
@@ -122,7 +135,8 @@ class GroupEngine:
                 return error
 
         with ThreadPoolExecutor(max_workers=max(1, len(agent_ids))) as pool:
-            results = list(pool.map(work, agent_ids))
+            # Each worker runs in a copy of this context, so its log lines carry the ids.
+            results = list(pool.map(in_context(work), agent_ids))
         for result in results:
             if isinstance(result, Turn):
                 self._tally(send, result)
@@ -283,6 +297,7 @@ class GroupEngine:
             on_step=on_step if visible else None,
             on_delta=(lambda m, k, t: delta(agent_id, m, k, t)) if delta is not None else None,
         )
+        self.metrics.count("Turns", manager=send.group.manager_type)
         result = self.loop.run(send.tenant, agent_id, inputs, options)
         own = [r for r in result.messages if r.id not in input_ids]
         return Turn(agent_id, result, own, reached)

@@ -8,10 +8,13 @@ step atomically), `approvals` (answering a paused step) and `message_factory` (t
 
 from __future__ import annotations
 
+import logging
+
 from core import ids
 from core.errors import NotFoundError
 from core.llm import ModelClient, ModelError
-from core.ports import Clock, Store
+from core.observability import bind
+from core.ports import NO_METRICS, Clock, Metrics, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.approvals import Approvals
 from core.runtime.context import ContextBuilder, keep_recent, system_prompt
@@ -24,6 +27,8 @@ from core.runtime.turn import StepOutcome, StopReason, TurnOptions, TurnResult, 
 from core.runtime.usage import UsageTally
 from core.schemas.messages import ApprovalCreate
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "AgentLoop",
     "TurnOptions",
@@ -34,11 +39,14 @@ __all__ = [
 
 
 class AgentLoop:
-    def __init__(self, store: Store, clock: Clock, model: ModelClient) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, model: ModelClient, metrics: Metrics = NO_METRICS
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._metrics = metrics
         self._context = ContextBuilder(store, clock, model)
-        self._model_step = ModelStep(model)
+        self._model_step = ModelStep(model, metrics)
         self._tools = ToolExecutor(store, clock)
         self._writer = StepWriter(store, clock)
         self._approvals = Approvals(store, clock, self._tools)
@@ -51,7 +59,22 @@ class AgentLoop:
         options: TurnOptions,
     ) -> TurnResult:
         """Take `inputs` (unsaved records) through the agent until it yields. Each step is
-        saved on its own, so a failure mid-turn keeps every finished step."""
+        saved on its own, so a failure mid-turn keeps every finished step. Its log lines
+        carry the ids of the agent (and of its group and run)."""
+        with bind(
+            tenant=tenant, agent_id=agent_id, group_id=options.group_id, run_id=options.run_id
+        ):
+            result = self._run(tenant, agent_id, inputs, options)
+            self._report(result)
+        return result
+
+    def _run(
+        self,
+        tenant: str,
+        agent_id: str,
+        inputs: list[MessageRecord],
+        options: TurnOptions,
+    ) -> TurnResult:
         agent = self._store.get(tenant, AgentRecord, agent_id)
         if agent is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
@@ -99,6 +122,24 @@ class AgentLoop:
         """The records that answer a pending approval: the decision, then one tool result per
         call (run if approved, an error if denied, or the caller's own result)."""
         return self._approvals.records(tenant, agent, approval, options)
+
+    def _report(self, result: TurnResult) -> None:
+        """One line and the metrics of a finished turn: its stop reason and its tokens
+        (the agent id is a property of the token metrics, not a dimension)."""
+        usage = result.usage
+        logger.info(
+            "agent turn done",
+            extra={
+                "stop_reason": result.stop_reason,
+                "steps": usage.step_count,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+            },
+        )
+        self._metrics.count("StopReasons", reason=result.stop_reason)
+        agent = {"agent_id": result.agent.id}
+        self._metrics.count("PromptTokens", usage.prompt_tokens, properties=agent)
+        self._metrics.count("CompletionTokens", usage.completion_tokens, properties=agent)
 
     @staticmethod
     def _saved(

@@ -6,6 +6,7 @@ every step finished before it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from core.llm import (
@@ -18,6 +19,7 @@ from core.llm import (
     complete_with_deltas,
 )
 from core.model_handles import parse_handle
+from core.ports import NO_METRICS, Metrics
 from core.records import AgentRecord, MessageRecord
 from core.runtime import conversation
 from core.runtime.rules import RuleBook
@@ -62,8 +64,9 @@ def build_request(
 
 
 class ModelStep:
-    def __init__(self, model: ModelClient) -> None:
+    def __init__(self, model: ModelClient, metrics: Metrics = NO_METRICS) -> None:
         self._model = model
+        self._metrics = metrics
 
     def call(
         self,
@@ -85,10 +88,18 @@ class ModelStep:
             rules.must_call_tool(step_number),
             options,
         )
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             return complete_with_deltas(self._model, request, _deltas(agent, options, message_id))
         except ModelError as error:
+            outcome = "error"
             return error
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self._metrics.timing(
+                "ModelLatency", elapsed_ms, provider=request.provider, outcome=outcome
+            )
 
 
 def _deltas(agent: AgentRecord, options: TurnOptions, message_id: str) -> OnDelta | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,6 +13,7 @@ from core.groups.lease import ensure_free
 from core.groups.pattern import GroupPattern
 from core.groups.registry import pattern_for
 from core.groups.send import GroupSend, SendCancelled
+from core.observability import bind
 from core.paging import PageRequest
 from core.persistence.retry import not_replayable, retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -31,6 +33,8 @@ from core.schemas.messages import (
 from core.services.agent_messages import render_options
 from core.services.message_pages import page_of_children
 from core.services.streaming import ResponseStream
+
+logger = logging.getLogger(__name__)
 
 Emit = Callable[[list[LettaMessage]], None]
 
@@ -73,6 +77,25 @@ class GroupMessageService:
         emit: Emit | None = None,
         *,
         run: RunHooks | None = None,
+    ) -> LettaResponse:
+        with bind(tenant=tenant, group_id=group_id, run_id=run.run_id if run else None):
+            response = self._send(tenant, group_id, req, emit, run)
+            logger.info(
+                "group send done",
+                extra={
+                    "stop_reason": response.stop_reason.stop_reason,
+                    "messages": len(response.messages),
+                },
+            )
+        return response
+
+    def _send(
+        self,
+        tenant: str,
+        group_id: str,
+        req: LettaRequest,
+        emit: Emit | None,
+        run: RunHooks | None,
     ) -> LettaResponse:
         prepared = self.prepare(tenant, group_id, req)
         options = render_options(req)
@@ -121,7 +144,11 @@ class GroupMessageService:
         """Refuse a send the group cannot take now, as `send` would (404, 400, 409, 422,
         413, and 409 while another send holds it), changing nothing."""
         group = self.prepare(tenant, group_id, req).group
-        ensure_free(group, self._clock.now())
+        try:
+            ensure_free(group, self._clock.now())
+        except ConflictError:
+            self._engine.lease_conflict(group)
+            raise
         return group
 
     def prepare(self, tenant: str, group_id: str, req: LettaRequest) -> PreparedSend:

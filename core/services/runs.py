@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol, get_args
 from core import ids
 from core.errors import NotFoundError
 from core.llm import ModelTask
+from core.observability import bind
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
@@ -197,6 +198,10 @@ class RunService:
     def attempt(self, tenant: str, run_id: str) -> RunAttempt:
         """`execute`, saying how it left the run: a queue worker retries a delivery only when
         the run could not be started (`not_started`). Never raises."""
+        with bind(tenant=tenant, run_id=run_id):
+            return self._attempt(tenant, run_id)
+
+    def _attempt(self, tenant: str, run_id: str) -> RunAttempt:
         try:
             run = self._begin(tenant, run_id)
         except Exception:

@@ -118,6 +118,7 @@ async def send_message(
 
     Async so the stream can start on the event loop; the plain send is blocking code and
     runs in the thread pool, as it would in a sync route."""
+    services.metrics.count("Sends", target="agent", mode="stream" if body.streaming else "sync")
     if body.streaming:
         return await stream_send(
             lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
@@ -137,6 +138,7 @@ async def send_message(
 async def create_agent_message_stream(
     agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
 ) -> EventSourceResponse:
+    services.metrics.count("Sends", target="agent", mode="stream")
     return await stream_send(
         lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
         ping_s=services.settings.sse_ping_s,
@@ -153,6 +155,7 @@ def create_agent_message_async(
 ) -> Run:
     """Answers at once with the Run that does the send; read it at /v1/runs/{run_id}. A
     retry (same Idempotency-Key, or the same otids) gets the same Run, not a second one."""
+    services.metrics.count("Sends", target="agent", mode="async")
     return services.idempotency.run(
         tenant,
         f"agent-async:{agent_id}",

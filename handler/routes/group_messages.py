@@ -43,6 +43,7 @@ def send_group_message(
     tenant: TenantDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LettaResponse:
+    services.metrics.count("Sends", target="group", mode="sync")
     return services.idempotency.run(
         tenant,
         f"group:{group_id}",
@@ -58,6 +59,7 @@ async def send_group_message_streaming(
 ) -> EventSourceResponse:
     """Server-sent events: a frame per message as it is produced, then the stop reason, the
     usage and [DONE]. Errors before the first frame are ordinary HTTP errors."""
+    services.metrics.count("Sends", target="group", mode="stream")
     return await stream_send(
         lambda emit: services.group_messages.send(tenant, group_id, body, emit=emit),
         ping_s=services.settings.sse_ping_s,
@@ -74,6 +76,7 @@ def send_group_message_async(
 ) -> Run:
     """Answers at once with the Run that does the send (checked as the synchronous send
     is: 404, 400, 409 busy, 422); its messages are those the send would have answered."""
+    services.metrics.count("Sends", target="group", mode="async")
     return services.idempotency.run(
         tenant,
         f"group-async:{group_id}",

@@ -22,7 +22,7 @@ from core.schemas.messages import LettaMessageBase, LettaRequest, LettaResponse
 from core.services.agents import AgentService
 from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
-from tests.fakes import FakeClock, InMemoryStore
+from tests.fakes import FakeClock, InMemoryStore, RecordingMetrics
 
 TENANT = "tenant-groups"
 
@@ -107,6 +107,7 @@ class Groups:
     agents: AgentService
     groups: GroupService
     messages: GroupMessageService
+    metrics: RecordingMetrics
 
     def agent(self, name: str, **fields: Any) -> str:
         return self.agents.create(TENANT, CreateAgentRequest(name=name, **fields)).id
@@ -147,8 +148,9 @@ class Groups:
 def env() -> Groups:
     store, clock, model = InMemoryStore(), FakeClock(), ModelByAgent()
     background = BackgroundRecorder()
-    loop = AgentLoop(store, clock, model)
-    engine = GroupEngine(store, clock, loop, background=background)
+    metrics = RecordingMetrics()
+    loop = AgentLoop(store, clock, model, metrics)
+    engine = GroupEngine(store, clock, loop, background=background, metrics=metrics)
     return Groups(
         store=store,
         model=model,
@@ -156,6 +158,7 @@ def env() -> Groups:
         agents=AgentService(store, clock, "offline/default"),
         groups=GroupService(store, clock),
         messages=GroupMessageService(store, clock, engine),
+        metrics=metrics,
     )
 
 
