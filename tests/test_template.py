@@ -200,7 +200,10 @@ def test_function_configuration(translated: dict[str, Any]) -> None:
     for name, props in ((n, _function(translated, n)) for n in functions):
         assert props["Runtime"] == "python3.12", name
         assert props["Architectures"] == ["arm64"], name
-        assert "TracingConfig" not in props, name
+        # X-Ray only with TracingEnabled=true (off by default: it slows cold starts).
+        assert props["TracingConfig"] == {
+            "Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
+        }, name
         assert props["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}, name
         env = props["Environment"]["Variables"]
         assert env["TABLE_NAME"] == {"Ref": "Table"}
@@ -281,8 +284,14 @@ def test_function_environment_is_valid_settings(
         and k not in ADAPTER_VARIABLES
     }
     assert not unknown, f"{function} sets variables Settings does not read: {unknown}"
+    parameters = sam_template["Parameters"]
     for key, value in env.items():
-        literal = value if isinstance(value, str) else f"https://resolved-by-cfn/{key.lower()}"
+        if isinstance(value, str):
+            literal = value
+        elif isinstance(value, dict) and value.get("Ref") in parameters:
+            literal = str(parameters[value["Ref"]].get("Default", ""))  # the parameter's default
+        else:
+            literal = f"https://resolved-by-cfn/{key.lower()}"
         monkeypatch.setenv(key, literal)
     assert Settings().run_launcher == "sqs"
 
@@ -381,11 +390,13 @@ def test_no_policy_can_widen_a_role(translated: dict[str, Any]) -> None:
     assert not _resources_of_type(translated, "AWS::IAM::Policy")
     assert not _resources_of_type(translated, "AWS::IAM::ManagedPolicy")
     for role in roles.values():
-        # Only the CloudWatch Logs basic execution role is attached as a managed policy
-        # (a SAM SQS event would add AWSLambdaSQSQueueExecutionRole, on every queue).
+        # Only CloudWatch Logs' basic execution role and X-Ray's write-only policy (which
+        # tracing needs) are attached as managed policies (a SAM SQS event would add
+        # AWSLambdaSQSQueueExecutionRole, on every queue).
         managed = [json.dumps(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
-        assert len(managed) == 1
+        assert len(managed) == 2
         assert "service-role/AWSLambdaBasicExecutionRole" in managed[0]
+        assert "AWSXrayWriteOnlyAccess" in managed[1]
 
 
 @pytest.mark.parametrize("role_name", sorted(EXPECTED_STATEMENTS))
