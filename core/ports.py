@@ -261,3 +261,24 @@ class NoMetrics:
 
 
 NO_METRICS: Metrics = NoMetrics()
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """How reporting a finished run to its callback_url went."""
+
+    status_code: int | None
+    error: str | None
+
+
+class Callbacks(Protocol):
+    """Reports finished runs to the URL their sender gave (`callback_url`)."""
+
+    def refusal(self, url: str) -> str | None:
+        """Why this URL may not be called (not https; a private, loopback or link-local
+        address), or None when it may."""
+        ...
+
+    def deliver(self, url: str, payload: dict[str, Any]) -> CallbackResult:
+        """POST `payload` as JSON, with bounded retries and a timeout. Never raises."""
+        ...

@@ -242,6 +242,10 @@ class RunRecord(Record):
     step_count: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    callback_url: str | None = None
+    callback_sent_at: datetime | None = None
+    callback_status_code: int | None = None
+    callback_error: str | None = None
     logged: bool = False
     """The run's messages are its own log (RunMessageRecord children: a group send's, which
     come from several agents), not a range of its agent's history."""

@@ -20,8 +20,10 @@ from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
 from core.services.idempotency import Idempotency
 from core.services.message_edits import MessageEdit
+from core.services.run_callbacks import RunCallbacks
 from core.services.run_cancellation import RunCancellation
 from core.services.runs import RunService
+from infra.callbacks import HttpCallbacks
 from infra.clock import SystemClock
 from infra.dynamodb_store import DynamoDBStore, SerializedClient
 from infra.launchers import InProcessLauncher, SqsLauncher
@@ -81,14 +83,17 @@ def build_services(
         store = DynamoDBStore(client, settings.table_name)
     clock = clock or SystemClock()
     loop = AgentLoop(store, clock, model or ModelRouter(settings), metrics)
+    callbacks = RunCallbacks(
+        store, clock, HttpCallbacks(allow_private=settings.callback_allow_private)
+    )
     if settings.run_launcher == "sqs":
         assert settings.run_queue_url  # Settings refuses `sqs` without it
         launcher = SqsLauncher(sqs_client(settings), settings.run_queue_url)
-        runs = RunService(store, clock, loop, launcher)
+        runs = RunService(store, clock, loop, launcher, callbacks.report)
     else:
         # The threads run `runs.execute`, and RunService needs the launcher: bind it after.
         in_process = InProcessLauncher()
-        runs = RunService(store, clock, loop, in_process)
+        runs = RunService(store, clock, loop, in_process, callbacks.report)
         in_process.bind(runs.execute)
     lease = timedelta(seconds=settings.group_lease_s)
     engine = GroupEngine(store, clock, loop, background=runs, lease=lease, metrics=metrics)
@@ -105,7 +110,9 @@ def build_services(
         group_messages=group_messages,
         idempotency=Idempotency(store, clock),
         message_edits=MessageEdit(store, clock),
-        async_sends=AsyncSends(store, clock, runs, cancellation, agent_messages, group_messages),
+        async_sends=AsyncSends(
+            store, clock, runs, cancellation, agent_messages, group_messages, callbacks
+        ),
         run_cancellation=cancellation,
         metrics=metrics,
     )

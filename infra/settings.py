@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     run_queue_url: str | None = Field(
         None, description="The SQS queue runs are sent to when RUN_LAUNCHER is `sqs`."
     )
+    callback_allow_private: bool = Field(
+        False,
+        description="Let callback_url be plain http or resolve to private, loopback or "
+        "link-local addresses (local testing only).",
+    )
     tracing_enabled: bool = Field(
         False,
         description="Trace invocations with AWS X-Ray through Powertools' Tracer (needs "

@@ -28,6 +28,10 @@ class Run(BaseModel):
     background: bool | None = None
     metadata: dict[str, Any] | None = None
     total_duration_ns: int | None = None
+    callback_url: str | None = None
+    callback_sent_at: datetime | None = None
+    callback_status_code: int | None = None
+    callback_error: str | None = None
 
 
 class RunUsage(BaseModel):

@@ -20,6 +20,7 @@ from core.schemas.messages import LettaAsyncRequest, LettaRequest
 from core.schemas.runs import Run
 from core.services.agent_messages import AgentMessageService
 from core.services.group_messages import GroupMessageService
+from core.services.run_callbacks import RunCallbacks
 from core.services.run_cancellation import RunCancellation
 from core.services.run_log import RunLog
 from core.services.run_views import run_to_wire
@@ -64,6 +65,7 @@ class AsyncSends:
         cancellation: RunCancellation,
         agent_messages: AgentMessageService,
         group_messages: GroupMessageService,
+        callbacks: RunCallbacks,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -71,29 +73,40 @@ class AsyncSends:
         self._cancellation = cancellation
         self._agent_messages = agent_messages
         self._group_messages = group_messages
+        self._callbacks = callbacks
         runs.register(AGENT_SEND, self._agent_send)
         runs.register(GROUP_SEND, self._group_send)
 
     def agent(self, tenant: str, agent_id: str, req: LettaAsyncRequest) -> Run:
         """Check the send as the synchronous route would, then start it as a Run."""
-        _refuse_callback(req)
+        self._check_callback(req)
         self._agent_messages.check(tenant, agent_id, req)
         job = {"kind": AGENT_SEND, "request": _body(req)}
-        run = self._runs.create(tenant, agent_id, job)
+        run = self._runs.create(tenant, agent_id, job, callback_url=req.callback_url)
         self._runs.start(tenant, run)
         return run_to_wire(run)
 
     def group(self, tenant: str, group_id: str, req: LettaAsyncRequest) -> Run:
         """Check the send as the synchronous route would (busy included), then start it as
         a Run on the group's manager (its first member when it has none)."""
-        _refuse_callback(req)
+        self._check_callback(req)
         group = self._group_messages.check(tenant, group_id, req)
         speaker = group.manager_agent_id or group.agent_ids[0]
         job = {"kind": GROUP_SEND, "group_id": group_id, "request": _body(req)}
         metadata = {"group_id": group_id, "manager_type": group.manager_type}
-        run = self._runs.create(tenant, speaker, job, metadata, logged=True)
+        run = self._runs.create(
+            tenant, speaker, job, metadata, logged=True, callback_url=req.callback_url
+        )
         self._runs.start(tenant, run)
         return run_to_wire(run)
+
+    def _check_callback(self, req: LettaAsyncRequest) -> None:
+        """422 for a callback_url the finished run may not be POSTed to."""
+        if req.callback_url is None:
+            return
+        reason = self._callbacks.refusal(req.callback_url)
+        if reason is not None:
+            raise InvalidInputError(f"callback_url: {reason}", ("body", "callback_url"))
 
     def _group_send(self, tenant: str, run: RunRecord) -> SendOutcome:
         req = LettaRequest.model_validate(run.job["request"])
@@ -115,15 +128,6 @@ class AsyncSends:
             req,
             run_id=run.id,
             should_stop=lambda: self._cancellation.is_cancelled(tenant, run.id),
-        )
-
-
-def _refuse_callback(req: LettaAsyncRequest) -> None:
-    if req.callback_url is not None:
-        raise InvalidInputError(
-            "callback_url is not supported yet: poll GET /v1/runs/{run_id} or follow "
-            "POST /v1/runs/{run_id}/stream instead.",
-            ("body", "callback_url"),
         )
 
 

@@ -65,4 +65,8 @@ def run_to_wire(run: RunRecord) -> Run:
         background=run.background,
         metadata=run.metadata,
         total_duration_ns=duration,
+        callback_url=run.callback_url,
+        callback_sent_at=run.callback_sent_at,
+        callback_status_code=run.callback_status_code,
+        callback_error=run.callback_error,
     )

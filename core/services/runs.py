@@ -64,11 +64,20 @@ be recorded; it stays `running` and no delivery runs it again."""
 
 
 class RunService:
-    def __init__(self, store: Store, clock: Clock, loop: AgentLoop, launcher: RunLauncher) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        loop: AgentLoop,
+        launcher: RunLauncher,
+        on_finished: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`on_finished(tenant, run_id)` runs once a run's end is recorded (its callback)."""
         self._store = store
         self._clock = clock
         self._loop = loop
         self._launcher = launcher
+        self._on_finished = on_finished
         self._messages = RunMessages(store)
         self._handlers: dict[str, RunHandler] = {AGENT_TURN: self.agent_turn}
 
@@ -91,6 +100,7 @@ class RunService:
         *,
         background: bool = True,
         logged: bool = False,
+        callback_url: str | None = None,
     ) -> RunRecord:
         """Save a new run (status `created`) of `job` on the agent; `start` launches it."""
         kind = job.get("kind")
@@ -106,6 +116,7 @@ class RunService:
             metadata=dict(metadata or {}),
             job=dict(job),
             logged=logged,
+            callback_url=callback_url,
         )
         uow = UnitOfWork(self._store, tenant, self._clock)
         uow.add(run)
@@ -213,8 +224,15 @@ class RunService:
             outcome = self._handler(run)(tenant, run)
         except Exception as exc:
             logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))
-            return self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
-        return self._safely_finish(tenant, run_id, outcome, None)
+            ended = self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
+        else:
+            ended = self._safely_finish(tenant, run_id, outcome, None)
+        if ended == "finished" and self._on_finished is not None:
+            try:
+                self._on_finished(tenant, run_id)
+            except Exception:
+                logger.exception("run %s: reporting its end failed", run_id)
+        return ended
 
     def _handler(self, run: RunRecord) -> RunHandler:
         kind = run.job.get("kind")

@@ -69,9 +69,15 @@ def test_async_sends_are_checked_like_sync_ones(api: Api, client: TestClient) ->
     )
     both = {"input": "x", "messages": [{"role": "user", "content": "y"}]}
     assert client.post(f"/v1/agents/{agent['id']}/messages/async", json=both).status_code == 422
-    callback = {"input": "x", "callback_url": "https://example.com/hook"}
-    refused = client.post(f"/v1/agents/{agent['id']}/messages/async", json=callback)
-    assert refused.status_code == 422 and "callback_url" in str(refused.json())
+    for url, reason in [
+        ("http://example.com/hook", "only https"),
+        ("https://127.0.0.1/hook", "loopback"),
+        ("https://10.1.2.3/hook", "private"),
+        ("ftp://example.com/x", "not an http(s) URL"),
+    ]:
+        body = {"input": "x", "callback_url": url}
+        refused = client.post(f"/v1/agents/{agent['id']}/messages/async", json=body)
+        assert refused.status_code == 422 and reason in str(refused.json()), url
     assert client.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
 
 
@@ -271,3 +277,54 @@ def test_a_cancelled_group_run_stops_between_turns(services: Services, stepper: 
     for _ in range(3):
         model.go.release()
     _finished(client, again.json()["id"])
+
+
+class _Hook:
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+
+    def __init__(self, status: int = 200) -> None:
+        import http.server
+
+        received = self.received = []  # type: list[dict[str, Any]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers["Content-Length"])
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_a_finished_run_is_posted_to_its_callback_url(services: Services) -> None:
+    """With private callbacks allowed (local testing), the finished run as GET shows it is
+    POSTed once, and how that went is kept on the run."""
+    settings = services.settings.model_copy(update={"callback_allow_private": True})
+    client = TestClient(create_app(build_services(settings)))
+    hook = _Hook()
+    try:
+        agent = client.post("/v1/agents/", json={"name": "caller"}).json()
+        body = {"input": "report back", "callback_url": hook.url}
+        run = client.post(f"/v1/agents/{agent['id']}/messages/async", json=body).json()
+        assert run["callback_url"] == hook.url
+        _finished(client, run["id"])
+        (posted,) = hook.received
+        assert (posted["id"], posted["status"], posted["stop_reason"]) == (
+            run["id"],
+            "completed",
+            "end_turn",
+        )
+        shown = assert_valid("GET", "/v1/runs/{run_id}", client.get(f"/v1/runs/{run['id']}"))
+        assert shown["callback_status_code"] == 200 and shown["callback_error"] is None
+        assert shown["callback_sent_at"] is not None
+    finally:
+        hook.close()
