@@ -19,7 +19,7 @@ from core.errors import ConcurrentModificationError, ConflictError, InvalidInput
 from core.persistence.retry import optimistic
 from core.ports import Clock, Delete, Put, Store
 from core.records import IdempotencyRecord
-from core.schemas.messages import LettaRequest, LettaResponse, MessageCreate
+from core.schemas.messages import LettaRequest, MessageCreate
 
 A = TypeVar("A", bound=BaseModel)
 
@@ -59,7 +59,7 @@ class Idempotency:
         key: str | None,
         req: LettaRequest,
         send: Callable[[], A],
-        answer: type[A] = LettaResponse,  # type: ignore[assignment]
+        answer: type[A],
     ) -> A:
         """`send()` once per key; a retry gets the stored `answer` (a LettaResponse, or the
         Run an async send answered with)."""

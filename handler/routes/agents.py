@@ -131,6 +131,7 @@ async def send_message(
         key_for(idempotency_key, body),
         body,
         lambda: services.agent_messages.send(tenant, agent_id, body),
+        LettaResponse,
     )
 
 

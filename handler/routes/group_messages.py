@@ -50,6 +50,7 @@ def send_group_message(
         key_for(idempotency_key, body),
         body,
         lambda: services.group_messages.send(tenant, group_id, body),
+        LettaResponse,
     )
 
 
