@@ -14,10 +14,11 @@ unless AWS_ENDPOINT_URL_DYNAMODB is set. The template's own environment block is
 applied, as under `make run` (e.g. RUN_LAUNCHER stays `threads`).
 
 The stream routes belong to StreamFunction, which runs the same app behind the Lambda Web
-Adapter (a ``run.sh`` Handler, no Python one). Here they go through the Mangum entry of
-that app (``WEB_ADAPTER_LOCAL_HANDLER``) and are answered as one buffered body, within the
-route's own integration timeout (``timeoutInMillis``, 15 min) instead of 29 s: locally
-there is no response streaming.
+Adapter (a ``run.sh`` Handler, no Python one) with response streaming. Here, as the adapter
+does, the checked event is turned back into an HTTP request to that app
+(``WEB_ADAPTER_LOCAL_APP``, the very app object of the Lambda entry) and its response body is
+passed on chunk by chunk as the app writes it, within the route's own integration timeout
+(``timeoutInMillis``, 15 min) and the function's Timeout instead of 29 s.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.template_routes import ApiSpec, FunctionSpec, RouteMatch, read_api
 
@@ -48,9 +49,10 @@ logger = logging.getLogger("local_api")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
-#: What serves a Lambda Web Adapter function's routes locally: the Lambda entry of the same
-#: app (see the module docstring).
-WEB_ADAPTER_LOCAL_HANDLER = "handler.lambda_entry.handler"
+#: What serves a Lambda Web Adapter function's routes locally: the app the adapter forwards
+#: to (``handler.stream_entry`` serves ``create_app()``); the Lambda entry's own instance, so
+#: both functions share one set of services, as they share one table when deployed.
+WEB_ADAPTER_LOCAL_APP = "handler.lambda_entry.app"
 
 #: API Gateway REST: integration timeout (default quota) and maximum payload.
 GATEWAY_TIMEOUT_S = 29.0
@@ -104,6 +106,18 @@ API_CONFIGURATION_ERROR = GatewayAnswer(
 )
 
 
+@dataclass(frozen=True)
+class AdaptedApp:
+    """A Lambda Web Adapter function: the web app the adapter forwards each event to, as an
+    HTTP request, streaming the response back (``AWS_LWA_INVOKE_MODE=response_stream``)."""
+
+    app: ASGIApp
+
+
+Target = LambdaHandler | AdaptedApp
+"""What serves a function's routes: a Lambda handler, or the app behind the adapter."""
+
+
 @dataclass
 class LocalLambdaContext:
     """The Lambda context object: what Powertools and Mangum read from a real one."""
@@ -139,7 +153,7 @@ class LocalRestApi:
     def __init__(
         self,
         spec: ApiSpec,
-        handlers: Mapping[str, LambdaHandler],
+        handlers: Mapping[str, Target],
         *,
         gateway_timeout_s: float = GATEWAY_TIMEOUT_S,
         max_request_bytes: int = MAX_REQUEST_BYTES,
@@ -189,8 +203,7 @@ class LocalRestApi:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            response = await self._serve(scope, receive)
-            await _send(send, response)
+            await self._serve(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -204,17 +217,17 @@ class LocalRestApi:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _serve(self, scope: Scope, receive: Receive) -> _Response:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
         body = await self._read_body(scope, receive)
         if body is None:
-            return _answer(CONTENT_LENGTH_EXCEEDED, None)
+            return await _send(send, _answer(CONTENT_LENGTH_EXCEEDED, None))
         method: str = scope["method"]
         raw_path = _raw_path(scope)
         match = self.spec.match(method, raw_path)
         if match is None:
-            return _answer(MISSING_AUTHENTICATION_TOKEN, request_id)
+            return await _send(send, _answer(MISSING_AUTHENTICATION_TOKEN, request_id))
         event = self.build_event(scope, match, raw_path, body, request_id)
         event_size = len(json.dumps(event).encode())
         if event_size > self.max_event_bytes:
@@ -223,14 +236,67 @@ class LocalRestApi:
                 event_size,
                 self.max_event_bytes,
             )
-            return _answer(REQUEST_TOO_LONG, request_id)
+            return await _send(send, _answer(REQUEST_TOO_LONG, request_id))
         function = self.spec.functions[match.route.function_id]
         gateway_timeout_s = match.route.timeout_s or self.gateway_timeout_s
+        target = self.handlers[function.logical_id]
+        if isinstance(target, AdaptedApp):
+            time_left = min(gateway_timeout_s - (time.monotonic() - started), function.timeout_s)
+            return await self._stream(target, function, event, request_id, time_left, receive, send)
         result = await self._invoke(function, event, request_id, started, gateway_timeout_s)
         if isinstance(result, GatewayAnswer):
-            return _answer(result, request_id)
+            return await _send(send, _answer(result, request_id))
         accept = next((v for k, v in event["headers"].items() if k.lower() == "accept"), None)
-        return self._proxy_response(function, result, request_id, accept)
+        await _send(send, self._proxy_response(function, result, request_id, accept))
+
+    async def _stream(
+        self,
+        target: AdaptedApp,
+        function: FunctionSpec,
+        event: dict[str, Any],
+        request_id: str,
+        time_left: float,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Forward the event to the adapter's app as HTTP and pass its response on as it is
+        written. Nothing started by the deadline: the gateway's 504 (or 502 when the
+        function's own Timeout came first); started: the stream ends there, as when Lambda
+        stops a streaming function."""
+        body = base64.b64decode(event["body"]) if event["isBase64Encoded"] else None
+        pending = [body if body is not None else (event["body"] or "").encode("utf-8")]
+        started = False
+
+        async def app_receive() -> Message:
+            if pending:
+                return {"type": "http.request", "body": pending.pop(), "more_body": False}
+            return await receive()  # the body is read: this waits for the client to go
+
+        async def app_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                gateway = [(k.encode(), v.encode()) for k, v in _gateway_headers(request_id)]
+                message = {**message, "headers": [*message.get("headers", []), *gateway]}
+            await send(message)
+
+        try:
+            await asyncio.wait_for(
+                target.app(adapter_scope(event), app_receive, app_send), max(0.0, time_left)
+            )
+        except TimeoutError:
+            if started:
+                logger.error("%s: the stream was cut at its time limit", function.logical_id)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            late = function.timeout_s <= time_left
+            await _send(
+                send, _answer(INTERNAL_SERVER_ERROR if late else ENDPOINT_TIMED_OUT, request_id)
+            )
+        except Exception:
+            logger.exception("502: %s raised (a Lambda function error)", function.logical_id)
+            if not started:
+                await _send(send, _answer(INTERNAL_SERVER_ERROR, request_id))
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The request body, or None when over the gateway's limit (the rest is drained)."""
@@ -459,6 +525,38 @@ class LocalRestApi:
         return _Response(int(result["statusCode"]), body, headers)
 
 
+def adapter_scope(event: dict[str, Any]) -> Scope:
+    """The HTTP request the Lambda Web Adapter makes of a REST proxy event: the path without
+    the stage, every header and query value, and the request context as the
+    ``x-amzn-request-context`` header."""
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, values in (event.get("multiValueHeaders") or {}).items()
+        for value in values
+    ]
+    context = event["requestContext"]
+    headers.append((b"x-amzn-request-context", json.dumps(context).encode()))
+    query = [
+        (key, value)
+        for key, values in (event.get("multiValueQueryStringParameters") or {}).items()
+        for value in values
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": event["httpMethod"],
+        "scheme": "http",
+        "path": unquote(event["path"]),
+        "raw_path": event["path"].encode(),
+        "query_string": urlencode(query).encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": (context["identity"]["sourceIp"], 0),
+        "server": ("127.0.0.1", 8080),
+    }
+
+
 def _malformed(result: Any) -> str | None:
     if not isinstance(result, dict):
         return f"expected an object, got {type(result).__name__}"
@@ -537,17 +635,18 @@ def _log_late_end(function_id: str, request_id: str) -> Callable[[Future[Any]], 
     return log
 
 
-def import_handlers(spec: ApiSpec) -> dict[str, LambdaHandler]:
-    """Import each routed function's ``Handler`` (``module.function``) from its CodeUri
-    (for a Lambda Web Adapter function, ``WEB_ADAPTER_LOCAL_HANDLER``)."""
-    handlers: dict[str, LambdaHandler] = {}
+def import_handlers(spec: ApiSpec) -> dict[str, Target]:
+    """Import each routed function's ``Handler`` (``module.function``) from its CodeUri;
+    for a Lambda Web Adapter function, the app it forwards to (``WEB_ADAPTER_LOCAL_APP``)."""
+    handlers: dict[str, Target] = {}
     for function in spec.functions.values():
         code_dir = str(function.code_dir)
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
-        name = WEB_ADAPTER_LOCAL_HANDLER if function.web_adapter else function.handler
+        name = WEB_ADAPTER_LOCAL_APP if function.web_adapter else function.handler
         module_name, _, attribute = name.rpartition(".")
-        handlers[function.logical_id] = getattr(importlib.import_module(module_name), attribute)
+        found = getattr(importlib.import_module(module_name), attribute)
+        handlers[function.logical_id] = AdaptedApp(found) if function.web_adapter else found
     return handlers
 
 

@@ -28,12 +28,14 @@ from samtranslator.yaml_helper import yaml_parse
 from handler.local_api import (
     LAMBDA_MAX_EVENT_BYTES,
     MAX_REQUEST_BYTES,
+    AdaptedApp,
     LocalRestApi,
     import_handlers,
 )
 from infra.settings import get_settings
 from infra.template_routes import ApiRoute, ApiSpec, FunctionSpec, read_api
 from tests.conftest import TABLE
+from tests.normalize import normalized
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"content-type": "application/json"}
@@ -103,7 +105,8 @@ def entry(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 @pytest.fixture
 def gateway(entry: ModuleType) -> Iterator[TestClient]:
     """local-api on template.yaml, its function the real Lambda entry."""
-    with served(LocalRestApi(read_api(), both(entry.handler))) as client:
+    handlers = {"ApiFunction": entry.handler, "StreamFunction": AdaptedApp(entry.app)}
+    with served(LocalRestApi(read_api(), handlers)) as client:
         yield client
 
 
@@ -391,19 +394,6 @@ def test_base64_responses_are_binary_only_for_a_binary_first_accept_type() -> No
 
 # --- through the real Lambda entry ------------------------------------------------------
 
-_ID = re.compile(r"\b([a-z]+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
-
-
-def _normalized(body: Any) -> Any:
-    """Ids become `<kind>#n` by first appearance (so references still line up), dates `<date>`."""
-    seen: dict[str, str] = {}
-
-    def name(match: re.Match[str]) -> str:
-        return seen.setdefault(match.group(0), f"<{match.group(1)}#{len(seen)}>")
-
-    return json.loads(_DATE.sub("<date>", _ID.sub(name, json.dumps(body))))
-
 
 def _group_send(client: TestClient) -> Any:
     agents = [
@@ -419,21 +409,23 @@ def _group_send(client: TestClient) -> Any:
 def test_group_send_answers_as_make_run_does(gateway: TestClient, client: TestClient) -> None:
     through_gateway = _group_send(gateway)
     through_app = _group_send(client)
-    assert _normalized(through_gateway) == _normalized(through_app)
+    assert normalized(through_gateway) == normalized(through_app)
     kinds = [m["message_type"] for m in through_gateway["messages"]]
     assert kinds == ["reasoning_message", "assistant_message"] * 2
 
 
-def test_web_adapter_function_is_served_through_the_lambda_entry_of_its_app() -> None:
+def test_web_adapter_function_is_served_by_the_app_behind_the_adapter() -> None:
     spec = read_api()
     stream = spec.functions["StreamFunction"]
     assert stream.web_adapter and stream.handler == "run.sh"
     assert not spec.functions["ApiFunction"].web_adapter
     handlers = import_handlers(spec)
-    assert handlers["StreamFunction"] is handlers["ApiFunction"]
+    entry = importlib.import_module("handler.lambda_entry")
+    assert handlers["StreamFunction"] == AdaptedApp(entry.app)
+    assert handlers["ApiFunction"] is entry.handler
 
 
-def test_stream_route_is_served_as_one_buffered_body(gateway: TestClient) -> None:
+def test_stream_route_answers_server_sent_events(gateway: TestClient) -> None:
     agent = gateway.post("/v1/agents/", json={"name": "solo"}).json()["id"]
     group = gateway.post("/v1/groups", json={"agent_ids": [agent], "description": "s"}).json()
     response = gateway.post(f"/v1/groups/{group['id']}/messages/stream", json={"input": "hi"})
