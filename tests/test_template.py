@@ -619,6 +619,11 @@ ALARMS = {
         "Throttles",
         [{"Name": "FunctionName", "Value": {"Ref": "ApiFunction"}}],
     ),
+    "StreamFunctionThrottleAlarm": (
+        "AWS/Lambda",
+        "Throttles",
+        [{"Name": "FunctionName", "Value": {"Ref": "StreamFunction"}}],
+    ),
     "WorkerFunctionThrottleAlarm": (
         "AWS/Lambda",
         "Throttles",
