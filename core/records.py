@@ -126,6 +126,34 @@ class AgentRecord(Record):
         return super().filterable_value(field)
 
 
+class JournalEntry(BaseModel):
+    """What one step of a send did, kept so a resumed send replays it instead of redoing it:
+    a write (`done`), an agent's turn (its own messages by seq, stop reason and usage), a
+    turn that failed (`error`), or a background run it started (`run_id`)."""
+
+    agent_id: str | None = None
+    own_seqs: list[int] = Field(default_factory=list)
+    first_seq: int | None = None
+    """Where the turn's records (inputs included) start in the agent's history."""
+    stop_reason: str | None = None
+    reached: int | None = None
+    usage: list[int] = Field(default_factory=list)
+    """step_count, prompt_tokens, completion_tokens."""
+    error: str | None = None
+    run_id: str | None = None
+
+
+class SendJournal(BaseModel):
+    """The steps a keyed send (a Run, or a send with an idempotency key) committed, by
+    position, written with the group in the same atomic writes as the steps themselves.
+    `baseline`: each speaker's next message seq when the send began, so what an interrupted
+    turn left behind can be told apart."""
+
+    key: str
+    baseline: dict[str, int] = Field(default_factory=dict)
+    entries: dict[int, JournalEntry] = Field(default_factory=dict)
+
+
 class GroupRecord(Record, Group):
     """A group is stored as it is shown, plus the record envelope and its send state."""
 
@@ -144,6 +172,8 @@ class GroupRecord(Record, Group):
     lease_id: str | None = None
     lease_expires_at: datetime | None = None
     """While a send holds the lease, other sends to the group are refused (409)."""
+    journal: SendJournal | None = None
+    """The keyed send holding (or last holding, if it died) the lease: what it committed."""
 
     def agent_ids_with_manager(self) -> list[str]:
         """Members in speaking order, then the manager if it is not one of them."""
@@ -246,6 +276,8 @@ class RunRecord(Record):
     callback_sent_at: datetime | None = None
     callback_status_code: int | None = None
     callback_error: str | None = None
+    attempts: int = 0
+    """How many deliveries started it; a redelivered `running` run resumes (a worker died)."""
     logged: bool = False
     """The run's messages are its own log (RunMessageRecord children: a group send's, which
     come from several agents), not a range of its agent's history."""

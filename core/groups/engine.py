@@ -16,6 +16,7 @@ from typing import Any
 
 from core import ids
 from core.errors import ConflictError
+from core.groups import journal
 from core.groups.lease import DEFAULT_LEASE, GroupLease
 from core.groups.send import Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
@@ -24,10 +25,13 @@ from core.observability import in_context
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import NO_METRICS, BackgroundRuns, Clock, Metrics, Store
-from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
+from core.records import AgentRecord, GroupRecord, JournalEntry, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
 from core.runtime.turn import TurnTool
 from core.schemas.messages import LettaRequest
+
+DONE = JournalEntry()
+"""The journal's entry for a write: it happened (it rides in the write itself)."""
 
 RELAY_LIMIT = 100
 """At most this many unseen transcript entries are handed to a speaker at once."""
@@ -62,15 +66,26 @@ class GroupEngine:
         *,
         emit: Show | None = None,
         on_delta: Delta | None = None,
+        key: str | None = None,
+        run_id: str | None = None,
+        baseline: dict[str, int] | None = None,
     ) -> GroupSend:
-        """Take the group's lease for a send (409 while another send holds it)."""
+        """Take the group's lease for a send (409 while another send holds it). A keyed
+        send journals its steps; the same key after an attempt that died resumes it
+        (core.groups.journal). `baseline`: each speaker's next message seq now."""
+        send = GroupSend(
+            tenant, group, ids.new_id("lease"), request, names, emit=emit, on_delta=on_delta
+        )
+        send.key, send.run_id = key, run_id
         try:
-            held, lease_id = self._lease.take(tenant, group)
+            self._lease.take(send, baseline or {})
         except ConflictError as error:
             if type(error) is ConflictError:  # busy, not a write that lost a race
                 self.lease_conflict(group)
             raise
-        return GroupSend(tenant, held, lease_id, request, names, emit=emit, on_delta=on_delta)
+        if send.replay:
+            journal.set_aside_interrupted(self.store, self.clock, send)
+        return send
 
     def lease_conflict(self, group: GroupRecord) -> None:
         """Count a send refused because another send holds the group (409 busy)."""
@@ -88,19 +103,27 @@ class GroupEngine:
         """The common turn: the agent catches up on what it has not seen, answers in view
         of the caller, and its messages join the transcript."""
         send.check_cancelled()
+        position = send.next_position()
+        if position in send.replay:
+            return self._replayed(send, position, visible=True)
         inputs, reached = self._catch_up(send, agent_id)
         turn = self._run(send, agent_id, inputs, reached, visible=True, tools=tools)
         self._tally(send, turn)
-        self.publish(send, turn)
+        send.pending[position] = journal.of_turn(turn)
+        self._publish(send, turn)
         return turn
 
     def continue_turn(self, send: GroupSend, agent_id: str, inputs: list[MessageRecord]) -> Turn:
         """An agent goes on from where it paused, on `inputs` (an approval decision), in
         view and into the transcript, without catching up on anything else."""
         send.check_cancelled()
+        position = send.next_position()
+        if position in send.replay:
+            return self._replayed(send, position, visible=True)
         turn = self._run(send, agent_id, inputs, None, visible=True)
         self._tally(send, turn)
-        self.publish(send, turn)
+        send.pending[position] = journal.of_turn(turn)
+        self._publish(send, turn)
         return turn
 
     def ask(
@@ -115,8 +138,12 @@ class GroupEngine:
         """A question to one agent, answered in view but kept out of the transcript (a
         manager choosing the next speaker)."""
         send.check_cancelled()
+        position = send.next_position()
+        if position in send.replay:
+            return self._replayed(send, position, visible=True)
         turn = self._run(send, agent_id, [prompt], None, visible=True, task=task, choices=choices)
         self._tally(send, turn)
+        send.pending[position] = journal.of_turn(turn)
         return turn
 
     def work_in_parallel(
@@ -126,17 +153,24 @@ class GroupEngine:
         the order given, one agent's failure being its entry. Nothing is published: the
         caller publishes the turns it keeps."""
 
-        def work(agent_id: str) -> Turn | Exception:
+        positions = [send.next_position() for _ in agent_ids]
+
+        def work(agent_id: str, position: int) -> Turn | Exception:
+            if position in send.replay:
+                return journal.replayed_turn(self.store, send, send.replay[position])
             try:
                 inputs, reached = self._catch_up(send, agent_id)
                 inputs.append(brief.model_copy(update={"id": ids.new_id(ids.MESSAGE)}))
-                return self._run(send, agent_id, inputs, reached, visible=False)
+                turn = self._run(send, agent_id, inputs, reached, visible=False)
             except Exception as error:  # noqa: BLE001 - one worker's failure is its entry
+                send.pending[position] = journal.of_failure(agent_id, error)
                 return error
+            send.pending[position] = journal.of_turn(turn)
+            return turn
 
         with ThreadPoolExecutor(max_workers=max(1, len(agent_ids))) as pool:
             # Each worker runs in a copy of this context, so its log lines carry the ids.
-            results = list(pool.map(in_context(work), agent_ids))
+            results = list(pool.map(in_context(work), agent_ids, positions))
         for result in results:
             if isinstance(result, Turn):
                 self._tally(send, result)
@@ -147,7 +181,13 @@ class GroupEngine:
     def publish(self, send: GroupSend, turn: Turn) -> None:
         """A finished turn joins the transcript, with what its speaker was given, in one
         write."""
-        self.append(send, turn.own, seen=(turn.agent_id, turn.reached))
+        position = send.next_position()
+        if position not in send.replay:
+            send.pending[position] = DONE
+            self._publish(send, turn)
+
+    def _publish(self, send: GroupSend, turn: Turn) -> None:
+        self._append(send, turn.own, seen=(turn.agent_id, turn.reached))
 
     def append(
         self,
@@ -157,8 +197,21 @@ class GroupEngine:
         seen: tuple[str, int | None] | None = None,
     ) -> list[TranscriptRecord]:
         """Append records to the transcript (and note what an agent was given) in one
-        write; returns the saved copies."""
-        if not records and (seen is None or seen[1] is None):
+        write; returns the saved copies (none when a resumed send replays it)."""
+        position = send.next_position()
+        if position in send.replay:
+            return []
+        send.pending[position] = DONE
+        return self._append(send, records, seen=seen)
+
+    def _append(
+        self,
+        send: GroupSend,
+        records: list[MessageRecord],
+        *,
+        seen: tuple[str, int | None] | None = None,
+    ) -> list[TranscriptRecord]:
+        if not records and (seen is None or seen[1] is None) and not send.pending:
             return []
         saved: list[TranscriptRecord] = []
 
@@ -177,8 +230,12 @@ class GroupEngine:
         self.append(send, [], seen=(agent_id, send.group.next_transcript_seq - 1))
 
     def update_group(self, send: GroupSend, change: Callable[[GroupRecord], Any]) -> GroupRecord:
-        """Change the group's own fields (a pattern's counters) in one write under the lease."""
-        self._lease.write(send, change)
+        """Change the group's own fields (a pattern's counters) in one write under the lease
+        (a resumed send has it already: the group it holds shows the change)."""
+        position = send.next_position()
+        if position not in send.replay:
+            send.pending[position] = DONE
+            self._lease.write(send, change)
         return send.group
 
     def transcript_since(
@@ -231,6 +288,10 @@ class GroupEngine:
         """Start the agent on `text` as a background Run, listed in the send's usage."""
         if self._background is None:
             raise RuntimeError("This engine was built without a way to start background runs.")
+        position = send.next_position()
+        if position in send.replay:
+            send.start_run(send.replay[position].run_id or "")
+            return
         run_id = self._background.start_turn(
             send.tenant,
             agent_id,
@@ -239,6 +300,7 @@ class GroupEngine:
             group_id=send.group.id,
             metadata={"group_id": send.group.id, "manager_type": send.group.manager_type},
         )
+        send.pending[position] = JournalEntry(agent_id=agent_id, run_id=run_id)
         send.start_run(run_id)
 
     def note(
@@ -301,6 +363,16 @@ class GroupEngine:
         result = self.loop.run(send.tenant, agent_id, inputs, options)
         own = [r for r in result.messages if r.id not in input_ids]
         return Turn(agent_id, result, own, reached)
+
+    def _replayed(self, send: GroupSend, position: int, *, visible: bool) -> Turn:
+        """A turn the resumed send had committed: what it said and used, as it was."""
+        turn = journal.replayed_turn(self.store, send, send.replay[position])
+        if isinstance(turn, Exception):
+            raise turn
+        if visible:
+            send.show(turn.own, replayed=True)
+        self._tally(send, turn)
+        return turn
 
     @staticmethod
     def _tally(send: GroupSend, turn: Turn) -> None:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from core import ids
 from core.errors import ConflictError, SendInterruptedError
+from core.groups import journal
 from core.groups.send import GroupSend
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
@@ -43,17 +43,17 @@ class GroupLease:
         self._clock = clock
         self._duration = duration
 
-    def take(self, tenant: str, group: GroupRecord) -> tuple[GroupRecord, str]:
-        """Hold the group for a send (409 while another send holds it); returns the group
-        as written and the lease id."""
-        lease_id = ids.new_id("lease")
+    def take(self, send: GroupSend, baseline: dict[str, int]) -> None:
+        """Hold the group for the send (409 while another send holds it), and start its
+        journal or pick up the one its key left (core.groups.journal)."""
 
         def claim(current: GroupRecord) -> None:
             now = self._clock.now()
             ensure_free(current, now)
-            current.lease_id, current.lease_expires_at = lease_id, now + self._duration
+            current.lease_id, current.lease_expires_at = send.lease_id, now + self._duration
+            journal.begin(current, send, baseline)
 
-        return self._write(tenant, group, claim), lease_id
+        send.group = self._write(send.tenant, send.group, claim)
 
     def write(
         self,
@@ -64,16 +64,19 @@ class GroupLease:
         """Apply `change` (and add the records `new` returns after it) in one write that
         renews the lease; refused if another send took the group meanwhile."""
 
-        def held(group: GroupRecord) -> None:
+        def held(group: GroupRecord) -> Any:
             if group.lease_id != send.lease_id:
                 raise SendInterruptedError(
                     f"Group {group.id} was taken over by another send while this one "
                     "ran; what was produced so far is in the transcript."
                 )
             group.lease_expires_at = self._clock.now() + self._duration
-            change(group)
+            result = change(group)
+            journal.flush(group, send)
+            return result
 
         send.group = self._write(send.tenant, send.group, held, new)
+        send.pending.clear()
 
     def give_back(self, send: GroupSend) -> None:
         """Free the group, if this send still holds it."""
@@ -83,6 +86,7 @@ class GroupLease:
                 return False  # another send holds it now: leave its copy current
             group.lease_id = None
             group.lease_expires_at = None
+            group.journal = None  # the send ended: nothing to resume
             return True
 
         send.group = self._write(send.tenant, send.group, clear)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.records import GroupRecord, MessageRecord
+from core.records import GroupRecord, JournalEntry, MessageRecord
 from core.runtime.agent_loop import TurnResult
 from core.runtime.turn import StopReason
 from core.runtime.usage import RequestUsage
@@ -39,12 +39,25 @@ class GroupSend:
     """Set when the send is a Run's work: its messages are tagged with it."""
     should_stop: Callable[[], bool] | None = None
     """Asked before every turn: True ends the send as `cancelled` (its Run was cancelled)."""
+    key: str | None = None
+    """A keyed send journals its steps (core.groups.journal) so it can be resumed."""
+    replay: dict[int, JournalEntry] = field(default_factory=dict)
+    """Steps a resumed send already committed, by position: replayed, not redone."""
+    pending: dict[int, JournalEntry] = field(default_factory=dict)
+    """Steps done since the last write: journaled with the next one."""
+    position: int = 0
+    """The next step's position; patterns call the engine's verbs in a fixed order."""
 
-    def show(self, records: list[MessageRecord]) -> None:
-        """Add records to the response (and the stream) in the order they happened."""
+    def show(self, records: list[MessageRecord], *, replayed: bool = False) -> None:
+        """Add records to the response (and the stream) in the order they happened; what a
+        resumed send replays was streamed and logged the first time."""
         self.produced.extend(records)
-        if self.emit is not None and records:
+        if self.emit is not None and records and not replayed:
             self.emit(records)
+
+    def next_position(self) -> int:
+        self.position += 1
+        return self.position - 1
 
     def check_cancelled(self) -> None:
         """Between turns: stop here if the send's Run was cancelled."""

@@ -50,6 +50,8 @@ class PreparedSend:
     waiting: list[AgentRecord]
     approval: ApprovalCreate | None
     inputs: list[MessageRecord]
+    baseline: dict[str, int]
+    """Each speaker's next message seq as read (core.groups.journal)."""
 
 
 class RunHooks(Protocol):
@@ -77,9 +79,13 @@ class GroupMessageService:
         emit: Emit | None = None,
         *,
         run: RunHooks | None = None,
+        key: str | None = None,
     ) -> LettaResponse:
+        """`key` (an idempotency key; a Run's id for a Run) makes the send resumable: sent
+        again with the same key after an attempt that died, it goes on from the last step
+        that attempt committed and answers as one uninterrupted send would."""
         with bind(tenant=tenant, group_id=group_id, run_id=run.run_id if run else None):
-            response = self._send(tenant, group_id, req, emit, run)
+            response = self._send(tenant, group_id, req, emit, run, key)
             logger.info(
                 "group send done",
                 extra={
@@ -96,6 +102,7 @@ class GroupMessageService:
         req: LettaRequest,
         emit: Emit | None,
         run: RunHooks | None,
+        key: str | None,
     ) -> LettaResponse:
         prepared = self.prepare(tenant, group_id, req)
         options = render_options(req)
@@ -120,9 +127,12 @@ class GroupMessageService:
             names,
             emit=show if stream is not None or run is not None else None,
             on_delta=on_delta if wants_tokens else None,
+            key=run.run_id if run is not None else key,
+            run_id=run.run_id if run is not None else None,
+            baseline=prepared.baseline,
         )
         if run is not None:
-            send.run_id, send.should_stop = run.run_id, run.should_stop
+            send.should_stop = run.should_stop
         try:
             with not_replayable():
                 if prepared.approval is not None:
@@ -167,6 +177,7 @@ class GroupMessageService:
                 f"Group members no longer exist: {', '.join(missing)}; modify the group."
             )
         names = {a: agents[a].name for a in speakers}
+        baseline = {a: agents[a].next_message_seq for a in speakers}
         waiting = [agents[a] for a in speakers if agents[a].pending_approval_id]
         approvals = [m for m in items if isinstance(m, ApprovalCreate)]
         if approvals:
@@ -176,7 +187,7 @@ class GroupMessageService:
                     if waiting
                     else f"Nothing in group {group_id} is waiting for an approval."
                 )
-            return PreparedSend(group, pattern, names, waiting, approvals[0], [])
+            return PreparedSend(group, pattern, names, waiting, approvals[0], [], baseline)
         if waiting:
             raise ConflictError(
                 f"Group {group_id} is paused: agent {waiting[0].id} waits for a decision "
@@ -184,7 +195,7 @@ class GroupMessageService:
                 "approval first."
             )
         inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
-        return PreparedSend(group, pattern, names, waiting, None, inputs)
+        return PreparedSend(group, pattern, names, waiting, None, inputs, baseline)
 
     def _resume(self, send: GroupSend, agent: AgentRecord, approval: ApprovalCreate) -> None:
         """The paused agent gets the decision, runs (or refuses) the same tool call and

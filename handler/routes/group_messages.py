@@ -19,7 +19,7 @@ from core.schemas.messages import (
     LettaStreamingRequest,
 )
 from core.schemas.runs import CancelRunsRequest, Run
-from core.services.idempotency import key_for
+from core.services.idempotency import key_for, record_id
 from core.services.run_views import RunFilter
 from handler.deps import (
     GroupIdPath,
@@ -44,12 +44,15 @@ def send_group_message(
     idempotency_key: IdempotencyKey = None,
 ) -> LettaResponse:
     services.metrics.count("Sends", target="group", mode="sync")
+    scope, key = f"group:{group_id}", key_for(idempotency_key, body)
+    # The same key also resumes a send whose first attempt died (core.groups.journal).
+    resume_key = record_id(scope, key) if key else None
     return services.idempotency.run(
         tenant,
-        f"group:{group_id}",
-        key_for(idempotency_key, body),
+        scope,
+        key,
         body,
-        lambda: services.group_messages.send(tenant, group_id, body),
+        lambda: services.group_messages.send(tenant, group_id, body, key=resume_key),
         LettaResponse,
     )
 

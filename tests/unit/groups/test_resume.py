@@ -1,0 +1,220 @@
+"""A keyed send whose process died resumes from its last committed step (core.groups.journal):
+sent again with the same key, it replays what was committed (no model or tool call twice),
+sets aside what an interrupted turn had half-saved, and answers, and leaves the transcript,
+as an uninterrupted send would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import pytest
+
+from core.errors import ConflictError
+from core.groups.engine import GroupEngine
+from core.llm import ChatRequest, ChatResponse
+from core.ports import Change
+from core.runtime.agent_loop import AgentLoop
+from core.schemas.messages import LettaRequest, LettaResponse
+from core.services.agents import AgentService
+from core.services.group_messages import GroupMessageService
+from core.services.groups import GroupService
+from tests.fakes import FakeClock, InMemoryStore, RecordingMetrics
+from tests.normalize import normalized
+from tests.unit.groups.conftest import (
+    TENANT,
+    BackgroundRecorder,
+    Groups,
+    ModelByAgent,
+    call,
+    check_usage_sums,
+    reply,
+)
+
+BROADCAST = "send_message_to_all_agents_in_group"
+
+
+class Killed(BaseException):
+    """The function was stopped: nothing after this point runs, not even a `finally`'s write."""
+
+
+class MortalStore(InMemoryStore):
+    """A store whose process can die: once `dead`, every write fails as the process would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dead = False
+
+    def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        if self.dead:
+            raise Killed()
+        super().write(tenant, changes)
+
+
+class Harness(Groups):
+    clock: FakeClock
+
+    def die(self) -> Callable[[ChatRequest], ChatResponse]:
+        """A script step: the process dies while this model call is under way."""
+
+        def step(request: ChatRequest) -> ChatResponse:
+            assert isinstance(self.store, MortalStore)
+            self.store.dead = True
+            raise Killed()
+
+        return step
+
+    def keyed(self, group_id: str, key: str | None, text: str = "plan the trip") -> LettaResponse:
+        request = LettaRequest(messages=[{"role": "user", "content": text}])
+        return self.messages.send(TENANT, group_id, request, key=key)
+
+    def restart(self) -> None:
+        """A new process, once the dead one's lease has run out."""
+        assert isinstance(self.store, MortalStore)
+        self.store.dead = False
+        self.clock._now += timedelta(minutes=4)
+
+
+def harness() -> Harness:
+    store, clock, model = MortalStore(), FakeClock(), ModelByAgent()
+    background, metrics = BackgroundRecorder(), RecordingMetrics()
+    engine = GroupEngine(store, clock, AgentLoop(store, clock, model, metrics), background)
+    built = Harness(
+        store=store,
+        model=model,
+        background=background,
+        agents=AgentService(store, clock, "offline/default"),
+        groups=GroupService(store, clock),
+        messages=GroupMessageService(store, clock, engine),
+        metrics=metrics,
+    )
+    built.clock = clock
+    return built
+
+
+def _said(env: Harness, group_id: str) -> list[tuple[str | None, str, str | None]]:
+    return normalized([(r.name, r.role, r.text) for r in env.transcript(group_id)])
+
+
+def _answer(response: LettaResponse) -> list[tuple[str, str | None, str | None]]:
+    out = []
+    for m in response.messages:
+        text = getattr(m, "content", None) or getattr(m, "reasoning", None)
+        out.append((m.message_type, getattr(m, "name", None), str(text)))
+    return out
+
+
+def _round_robin(env: Harness, *, kill_bob: bool, tool_first: bool = False) -> str:
+    names = ["ann", "bob", "cid"]
+    ids = [env.agent(n) for n in names]
+    env.model.script("ann", reply("ann: go north", thought="north"))
+    look_up = call("conversation_search", json.dumps({"query": "trip"}))
+    if kill_bob and tool_first:  # bob's lookup step is saved, then he dies; done again
+        env.model.script("bob", look_up, env.die(), look_up)
+    elif kill_bob:
+        env.model.script("bob", env.die())
+    elif tool_first:
+        env.model.script("bob", look_up)
+    env.model.script("bob", reply("bob: agreed", thought="fine"))
+    env.model.script("cid", reply("cid: booked", thought="done"))
+    return env.group(ids)
+
+
+@pytest.mark.parametrize("tool_first", [False, True], ids=["between-turns", "mid-turn"])
+def test_a_round_robin_send_killed_resumes_and_ends_as_if_never_interrupted(
+    tool_first: bool,
+) -> None:
+    calm = harness()
+    calm_group = _round_robin(calm, kill_bob=False, tool_first=tool_first)
+    expected = calm.keyed(calm_group, "k-1")
+
+    env = harness()
+    group = _round_robin(env, kill_bob=True, tool_first=tool_first)
+    with pytest.raises(Killed):
+        env.keyed(group, "k-1")
+    held = env.group_record(group)
+    assert held.lease_id is not None and held.journal is not None  # it died holding them
+    with pytest.raises(ConflictError):
+        env.keyed(group, "k-1")  # the dead send's lease has not run out yet
+    env.restart()
+
+    resumed = env.keyed(group, "k-1")
+
+    assert _answer(resumed) == _answer(expected)
+    assert resumed.stop_reason.stop_reason == "end_turn"
+    assert normalized(resumed.usage.model_dump()) == normalized(expected.usage.model_dump())
+    check_usage_sums(resumed)
+    assert _said(env, group) == _said(calm, calm_group)
+    assert env.model.order.count("ann") == 1  # ann's committed turn was not redone
+    bob = env.group_record(group).agent_ids[1]
+    calm_bob = calm.group_record(calm_group).agent_ids[1]
+    # Bob was given each message once: what his interrupted turn saved was set aside.
+    assert [(m.role, m.text) for m in env.history(bob)] == [
+        (m.role, m.text) for m in calm.history(calm_bob)
+    ]
+    assert env.group_record(group).journal is None and env.group_record(group).lease_id is None
+
+
+def test_a_new_key_after_a_dead_send_starts_over_rather_than_resuming() -> None:
+    env = harness()
+    group = _round_robin(env, kill_bob=True)
+    with pytest.raises(Killed):
+        env.keyed(group, "k-1")
+    env.restart()
+    env.model.script("ann", reply("ann: again"))
+    env.keyed(group, "k-2", text="second try")
+    assert env.model.order.count("ann") == 2
+    said = [t for _, role, t in _said(env, group) if role == "user"]
+    assert said == ["plan the trip", "second try"]
+
+
+def test_a_supervisor_killed_after_its_workers_answered_does_not_ask_them_again() -> None:
+    def team(env: Harness, die: bool) -> str:
+        boss, workers = env.agent("boss"), [env.agent("wes"), env.agent("val")]
+        env.model.script("wes", reply("wes: 3 days"))
+        env.model.script("val", reply("val: 2 days"))
+        ask = call(BROADCAST, json.dumps({"message": "estimate?"}), thought="ask")
+        env.model.script("boss", ask)
+        if die:
+            env.model.script("boss", env.die(), ask)
+        env.model.script("boss", reply("About 3 days.", thought="wes is slower"))
+        return env.group(workers, manager_type="supervisor", manager_agent_id=boss)
+
+    calm = harness()
+    calm_group = team(calm, die=False)
+    expected = calm.keyed(calm_group, "k")
+    env = harness()
+    group = team(env, die=True)
+    with pytest.raises(Killed):
+        env.keyed(group, "k")
+    env.restart()
+
+    resumed = env.keyed(group, "k")
+
+    assert env.model.order.count("wes") == 1 and env.model.order.count("val") == 1
+    assert [m.message_type for m in resumed.messages] == [m.message_type for m in expected.messages]
+    assert _said(env, group) == _said(calm, calm_group)
+    assert env.group_record(group).journal is None
+
+
+def test_a_tool_with_a_side_effect_in_a_committed_turn_runs_once() -> None:
+    env = harness()
+    ann = env.agent("ann", memory_blocks=[{"label": "human", "value": ""}])
+    bob = env.agent("bob")
+    env.model.script(
+        "ann", call("memory_insert", '{"label": "human", "new_str": "likes tea"}'), reply("noted")
+    )
+    env.model.script("bob", env.die(), reply("bob: tea it is"))
+    group = env.group([ann, bob])
+    with pytest.raises(Killed):
+        env.keyed(group, "k")
+    env.restart()
+
+    resumed = env.keyed(group, "k")
+
+    assert resumed.stop_reason.stop_reason == "end_turn"
+    block = env.agents.get(TENANT, ann).memory.blocks[0]
+    assert block.value.count("likes tea") == 1
+    assert env.model.order == ["ann", "ann", "bob", "bob"]
+    assert [m.message_type for m in resumed.messages].count("tool_return_message") == 1
