@@ -2,15 +2,18 @@
 
 Each record names one run; `RunService.attempt` executes it. What SQS is told, per record:
 
-- `finished`, `skipped` (missing, finished, or already started by another delivery) and
-  `end_unrecorded` (it ran but its end could not be written: a retry would find it `running`
-  and skip it, so retrying cannot help) are acknowledged: SQS deletes the message.
+- `finished`, `skipped` (missing, finished, or started by another delivery less than
+  `STALE_AFTER` ago) and `end_unrecorded` (it ran but its end could not be written) are
+  acknowledged: SQS deletes the message.
 - `not_started` (the run's start could not be recorded, e.g. DynamoDB throttled or
-  unavailable after botocore's retries) and a body that is not a RunMessage raise, so the
-  record is reported in `batchItemFailures`: SQS delivers it again after the visibility
-  timeout, and after `maxReceiveCount` receives moves it to the dead-letter queue.
+  unavailable after botocore's retries, or its dead attempt's hold on the group has not run
+  out yet) and a body that is not a RunMessage raise, so the record is reported in
+  `batchItemFailures`: SQS delivers it again after the visibility timeout, and after
+  `maxReceiveCount` receives moves it to the dead-letter queue.
 
-A run never executes twice: starting it is a conditional `created` → `running` write.
+A run never executes twice: starting it is a conditional `created` → `running` write. A
+message that comes back because its worker died (not acknowledged) finds the run `running`
+past `STALE_AFTER`: a group send resumes from its last committed turn, other kinds fail.
 Everything here runs once per container at import (the init phase).
 """
 

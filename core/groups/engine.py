@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from core import ids
-from core.errors import ConflictError
+from core.errors import ConflictError, SendInterruptedError
 from core.groups import journal
 from core.groups.lease import DEFAULT_LEASE, GroupLease
 from core.groups.send import Delta, GroupSend, Show, Turn
@@ -69,10 +69,13 @@ class GroupEngine:
         key: str | None = None,
         run_id: str | None = None,
         baseline: dict[str, int] | None = None,
+        resuming: bool = False,
     ) -> GroupSend:
         """Take the group's lease for a send (409 while another send holds it). A keyed
         send journals its steps; the same key after an attempt that died resumes it
-        (core.groups.journal). `baseline`: each speaker's next message seq now."""
+        (core.groups.journal). `baseline`: each speaker's next message seq now.
+        `resuming`: the send must go on from its key's journal; when the group has been
+        used by another send since, there is none, and it is interrupted instead."""
         send = GroupSend(
             tenant, group, ids.new_id("lease"), request, names, emit=emit, on_delta=on_delta
         )
@@ -83,8 +86,13 @@ class GroupEngine:
             if type(error) is ConflictError:  # busy, not a write that lost a race
                 self.lease_conflict(group)
             raise
-        if send.replay:
-            journal.set_aside_interrupted(self.store, self.clock, send)
+        if resuming and not send.resumed:
+            self.close(send)
+            raise SendInterruptedError(
+                f"This send to group {group.id} was interrupted and another send has used "
+                "the group since; what it produced so far is in the transcript."
+            )
+        send.set_aside = journal.set_aside_interrupted(self.store, self.clock, send)
         return send
 
     def lease_conflict(self, group: GroupRecord) -> None:

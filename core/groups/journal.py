@@ -25,10 +25,11 @@ from core.runtime.usage import UsageTally
 
 def begin(group: GroupRecord, send: GroupSend, baseline: dict[str, int]) -> None:
     """At the lease's taking: resume the journal this key left, or start a new one."""
+    send.resumed = False
     if send.key is None:
         group.journal = None
     elif group.journal is not None and group.journal.key == send.key:
-        send.replay = dict(group.journal.entries)
+        send.replay, send.resumed = dict(group.journal.entries), True
     else:
         group.journal = SendJournal(key=send.key, baseline=baseline)
 
@@ -85,18 +86,19 @@ def replayed_turn(store: Store, send: GroupSend, entry: JournalEntry) -> Turn | 
     return Turn(agent_id, TurnResult(agent, own, stop_reason, usage), own, entry.reached)
 
 
-def set_aside_interrupted(store: Store, clock: Clock, send: GroupSend) -> int:
+def set_aside_interrupted(store: Store, clock: Clock, send: GroupSend) -> list[str]:
     """Remove what a step that died midway saved: each speaker's messages of this send (its
-    group, its run) from after the send began that no journaled turn holds. Returns how many."""
+    group, its run) from after the send began that no journaled turn holds. Returns their
+    ids (a Run's log forgets them too)."""
     journal = send.group.journal
-    if journal is None or not send.replay:
-        return 0
+    if journal is None or not send.resumed:
+        return []
     kept: dict[str, set[int]] = {}
     for entry in send.replay.values():
         if entry.agent_id and entry.first_seq is not None:
             top = max([entry.first_seq, *entry.own_seqs])
             kept.setdefault(entry.agent_id, set()).update(range(entry.first_seq, top + 1))
-    removed = 0
+    removed: list[str] = []
     for agent_id, start in journal.baseline.items():
         later = store.children(
             send.tenant, MessageRecord, agent_id, limit=10_000, after_seq=start - 1
@@ -115,5 +117,5 @@ def set_aside_interrupted(store: Store, clock: Clock, send: GroupSend) -> int:
             for record in stray[start_at : start_at + chunk]:
                 uow.remove(uow.track(MessageRecord, record))
             uow.commit()
-        removed += len(stray)
+        removed.extend(r.id for r in stray)
     return removed

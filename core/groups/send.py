@@ -45,6 +45,10 @@ class GroupSend:
     """Steps a resumed send already committed, by position: replayed, not redone."""
     pending: dict[int, JournalEntry] = field(default_factory=dict)
     """Steps done since the last write: journaled with the next one."""
+    resumed: bool = False
+    """The key's journal was found: this send goes on from where an attempt died."""
+    set_aside: list[str] = field(default_factory=list)
+    """Ids of what the dead attempt's interrupted step had saved, removed on resuming."""
     position: int = 0
     """The next step's position; patterns call the engine's verbs in a fixed order."""
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import InvalidInputError
+from core.errors import ConflictError, InvalidInputError
 from core.ports import Clock, Store
 from core.records import MessageRecord, RunRecord
 from core.runtime.turn import TurnResult
@@ -24,7 +24,7 @@ from core.services.run_callbacks import RunCallbacks
 from core.services.run_cancellation import RunCancellation
 from core.services.run_log import RunLog
 from core.services.run_views import run_to_wire
-from core.services.runs import RunService
+from core.services.runs import RetryLater, RunService
 
 AGENT_SEND = "agent_send"
 """The job kind of an async agent send: `{"kind": "agent_send", "request": <body>}`."""
@@ -52,6 +52,9 @@ class _RunOfSend:
     def saved(self, records: list[MessageRecord]) -> None:
         self.log.append(records)
 
+    def forget(self, message_ids: list[str]) -> None:
+        self.log.forget(set(message_ids))
+
     def should_stop(self) -> bool:
         return self.cancelled()
 
@@ -75,7 +78,7 @@ class AsyncSends:
         self._group_messages = group_messages
         self._callbacks = callbacks
         runs.register(AGENT_SEND, self._agent_send)
-        runs.register(GROUP_SEND, self._group_send)
+        runs.register(GROUP_SEND, self._group_send, resumable=True)
 
     def agent(self, tenant: str, agent_id: str, req: LettaAsyncRequest) -> Run:
         """Check the send as the synchronous route would, then start it as a Run."""
@@ -115,7 +118,15 @@ class AsyncSends:
             RunLog(self._store, self._clock, tenant, run.id),
             lambda: self._cancellation.is_cancelled(tenant, run.id),
         )
-        answer = self._group_messages.send(tenant, str(run.job["group_id"]), req, run=hooks)
+        resuming = run.attempts > 1  # its worker died: go on from its last committed turn
+        try:
+            answer = self._group_messages.send(
+                tenant, str(run.job["group_id"]), req, run=hooks, resuming=resuming
+            )
+        except ConflictError as busy:
+            if resuming and type(busy) is ConflictError:  # the dead attempt's lease holds
+                raise RetryLater(str(busy)) from busy
+            raise
         usage = answer.usage
         tally = UsageTally("", "", usage.step_count, usage.prompt_tokens, usage.completion_tokens)
         return SendOutcome(answer.stop_reason.stop_reason, tally)

@@ -62,6 +62,8 @@ class RunHooks(Protocol):
 
     def saved(self, records: list[MessageRecord]) -> None: ...
 
+    def forget(self, message_ids: list[str]) -> None: ...
+
     def should_stop(self) -> bool: ...
 
 
@@ -80,12 +82,14 @@ class GroupMessageService:
         *,
         run: RunHooks | None = None,
         key: str | None = None,
+        resuming: bool = False,
     ) -> LettaResponse:
         """`key` (an idempotency key; a Run's id for a Run) makes the send resumable: sent
         again with the same key after an attempt that died, it goes on from the last step
-        that attempt committed and answers as one uninterrupted send would."""
+        that attempt committed and answers as one uninterrupted send would. `resuming`: it
+        must go on so (a Run's later attempt; see GroupEngine.open)."""
         with bind(tenant=tenant, group_id=group_id, run_id=run.run_id if run else None):
-            response = self._send(tenant, group_id, req, emit, run, key)
+            response = self._send(tenant, group_id, req, emit, run, key, resuming)
             logger.info(
                 "group send done",
                 extra={
@@ -103,6 +107,7 @@ class GroupMessageService:
         emit: Emit | None,
         run: RunHooks | None,
         key: str | None,
+        resuming: bool,
     ) -> LettaResponse:
         prepared = self.prepare(tenant, group_id, req)
         options = render_options(req)
@@ -130,9 +135,12 @@ class GroupMessageService:
             key=run.run_id if run is not None else key,
             run_id=run.run_id if run is not None else None,
             baseline=prepared.baseline,
+            resuming=resuming,
         )
         if run is not None:
             send.should_stop = run.should_stop
+            if send.set_aside:  # an interrupted step of its dead attempt: no longer shown
+                run.forget(send.set_aside)
         try:
             with not_replayable():
                 if prepared.approval is not None:

@@ -37,3 +37,17 @@ class RunLog:
                 )
                 self._next += 1
             uow.commit()
+
+    def forget(self, message_ids: set[str]) -> None:
+        """Remove the entries of these messages (a resumed run's interrupted step); the
+        numbering goes on after the gap."""
+        logged = self._store.children(
+            self._tenant, RunMessageRecord, self._run_id, limit=max(1, self._next - 1)
+        )
+        gone = [entry for entry in logged if entry.id in message_ids]
+        limit = max(1, self._store.limits.max_changes_per_write)
+        for start in range(0, len(gone), limit):
+            uow = UnitOfWork(self._store, self._tenant, self._clock)
+            for entry in gone[start : start + limit]:
+                uow.remove(uow.track(RunMessageRecord, entry))
+            uow.commit()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 from core import ids
@@ -57,10 +58,21 @@ RunHandler = Callable[[str, RunRecord], RunOutcome]
 RunAttempt = Literal["finished", "skipped", "not_started", "end_unrecorded"]
 """How `RunService.attempt` left a run. `finished`: it ran and its end is recorded (a failed
 job included; nothing is recorded for a run deleted meanwhile). `skipped`: nothing to do;
-the run is missing (deleted) or no longer `created` (finished, or picked up by another
-delivery). `not_started`: its start could not be recorded (a store error); it is still
-`created`, so a later delivery may run it. `end_unrecorded`: it ran, but its end could not
-be recorded; it stays `running` and no delivery runs it again."""
+the run is missing (deleted), finished, or started by another delivery that may still be
+at work. `not_started`: it could not be started or resumed now (a store error, or its
+earlier attempt still holds what it needs); a later delivery may run it. `end_unrecorded`:
+it ran, but its end could not be recorded; it stays `running`."""
+
+MAX_ATTEMPTS = 3
+"""Deliveries that may start or resume one run; the next one ends it as failed."""
+STALE_AFTER = timedelta(minutes=16)
+"""A run still `running` this long after its last start lost its worker (the worker
+function's timeout is 15 minutes): a delivery then resumes it, or fails it when its kind
+cannot resume."""
+
+
+class RetryLater(Exception):
+    """A handler cannot resume its run yet (its dead attempt's hold has not run out)."""
 
 
 class RunService:
@@ -80,6 +92,7 @@ class RunService:
         self._on_finished = on_finished
         self._messages = RunMessages(store)
         self._handlers: dict[str, RunHandler] = {AGENT_TURN: self.agent_turn}
+        self._resumable: set[str] = set()
 
     @property
     def launcher(self) -> RunLauncher:
@@ -87,9 +100,13 @@ class RunService:
 
     # -- setting up and starting runs ----------------------------------------------------
 
-    def register(self, kind: str, handler: RunHandler) -> None:
-        """Run `handler` for every run whose `job["kind"]` is `kind` (replaces an earlier one)."""
+    def register(self, kind: str, handler: RunHandler, *, resumable: bool = False) -> None:
+        """Run `handler` for every run whose `job["kind"]` is `kind` (replaces an earlier one).
+        A `resumable` handler is called again for a run whose worker died (`run.attempts`
+        above 1), and goes on from the run's last committed step; other kinds fail then."""
         self._handlers[kind] = handler
+        if resumable:
+            self._resumable.add(kind)
 
     def create(
         self,
@@ -222,6 +239,9 @@ class RunService:
             return "skipped"
         try:
             outcome = self._handler(run)(tenant, run)
+        except RetryLater:
+            logger.info("run %s: its earlier attempt still holds its group; later", run_id)
+            return "not_started"
         except Exception as exc:
             logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))
             ended = self._safely_finish(tenant, run_id, None, f"{type(exc).__name__}: {exc}")
@@ -243,18 +263,37 @@ class RunService:
 
     @retry_on_conflict("the run")
     def _begin(self, tenant: str, run_id: str) -> RunRecord | None:
+        """`created` → `running` (a conditional write: one delivery wins), or, for a run
+        whose worker died (still `running` past STALE_AFTER), the next attempt: resumed
+        when its kind can be, else ended as failed. None: nothing for this delivery."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         found = uow.load_existing(RunRecord, [run_id])
-        if not found or found[0].status != "created":
+        if not found:
             return None
         run = found[0]
-        agents = uow.load_existing(AgentRecord, [run.agent_id])
+        if run.status == "created":
+            agents = uow.load_existing(AgentRecord, [run.agent_id])
+            run.first_seq = agents[0].next_message_seq if agents else None
+        elif not self._abandoned(run, uow.now):
+            return None
+        elif run.job.get("kind") not in self._resumable or run.attempts >= MAX_ATTEMPTS:
+            run.status, run.stop_reason, run.completed_at = "failed", "error", uow.now
+            run.error = f"Its worker stopped before it finished ({run.attempts} attempt(s))."
+            uow.touch(run)
+            uow.commit()
+            logger.warning("run %s: %s", run_id, run.error)
+            return None
         run.status = "running"
         run.started_at = uow.now
-        run.first_seq = agents[0].next_message_seq if agents else None
+        run.attempts += 1
         uow.touch(run)
         uow.commit()
         return run
+
+    @staticmethod
+    def _abandoned(run: RunRecord, now: datetime) -> bool:
+        started = run.started_at
+        return run.status == "running" and started is not None and now - started > STALE_AFTER
 
     def _safely_finish(
         self, tenant: str, run_id: str, outcome: RunOutcome | None, error: str | None
