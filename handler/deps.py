@@ -111,3 +111,17 @@ IdempotencyKey = Annotated[
         "running again (messages that all carry an otid work the same way).",
     ),
 ]
+
+
+def retry_attempt(
+    count: Annotated[str | None, Header(alias="x-stainless-retry-count")] = None,
+) -> int | None:
+    """Which attempt of a request this is, as letta-client (Stainless) numbers them: 0 the
+    first, 1 or more a retry (core.services.idempotency joins those to their first). None
+    when the client does not say, or says something that is not a count."""
+    if count is None or not count.strip().isdigit():
+        return None
+    return int(count)
+
+
+RetryAttempt = Annotated[int | None, Depends(retry_attempt)]

@@ -32,6 +32,7 @@ MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
 GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
 PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
 RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
+RETRY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "retry_timeout_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -192,3 +193,10 @@ def test_official_sdk_reads_streams_with_keep_alive_pings() -> None:
     frames; the SDK skips them and yields the same events."""
     with _serve(OFFLINE_MODEL_LATENCY_MS="300", SSE_PING_S="0.05") as server:
         _run_scenario(server, PINGS_SCENARIO)
+
+
+def test_official_sdk_retries_of_a_slow_send_join_it_instead_of_doubling_it() -> None:
+    """Each model call takes 0.7 s, so a two-agent send (about 1.5 s) outlasts the client's
+    1 s timeout: the SDK's own retries must get the first attempt's response, once."""
+    with _serve(OFFLINE_MODEL_LATENCY_MS="700") as server:
+        _run_scenario(server, RETRY_SCENARIO, "--timeout", "1.0")

@@ -4,11 +4,20 @@ A send carrying an `Idempotency-Key` header, or messages that all carry an `otid
 recorded under that key before it runs. A retry with the same key gets the stored response
 once the first has finished, or a 409 while it is still running; the same key with a
 different body is a 422. Records expire after a day (DynamoDB TTL).
+
+A client that names no key but counts its attempts (letta-client sends
+`x-stainless-retry-count` on each) is kept from doubling its sends too: an attempt numbered
+0 is a new send, recorded under its route and body for RETRY_WINDOW; an attempt numbered 1
+or more with the same body joins that send, waiting for its response (up to WAIT_AT_MOST)
+instead of running the model again. A user who really sends the same text twice sends two
+attempts numbered 0: two sends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -26,6 +35,11 @@ A = TypeVar("A", bound=BaseModel)
 KEEP = timedelta(hours=24)
 RUNNING_AT_MOST = timedelta(minutes=5)
 """A record left `running` longer than this belongs to a send that died; it is taken over."""
+RETRY_WINDOW = timedelta(minutes=15)
+"""How long a keyless attempt can be joined by the client's retries of it."""
+WAIT_AT_MOST = 25.0
+"""Seconds a retry waits for the attempt it joins (under API Gateway's 29 s)."""
+POLL_EVERY = 0.2
 
 
 def key_for(header: str | None, req: LettaRequest) -> str | None:
@@ -38,8 +52,23 @@ def key_for(header: str | None, req: LettaRequest) -> str | None:
     return None
 
 
+KEYED_PREFIX = "idem-"
+
+
 def record_id(scope: str, key: str) -> str:
-    return "idem-" + hashlib.sha256(f"{scope}|{key}".encode()).hexdigest()
+    prefix = "attempt-" if key.startswith("attempt:") else KEYED_PREFIX
+    return prefix + hashlib.sha256(f"{scope}|{key}".encode()).hexdigest()
+
+
+def resume_key(scope: str, key: str | None, attempt: int | None, req: LettaRequest) -> str | None:
+    """What a send is journaled under (core.groups.journal), so a retry of an attempt that
+    died goes on from it: its key's record id, else (for a client that counts attempts) the
+    record id its retries join; None when nothing could ever retry it."""
+    if key is not None:
+        return record_id(scope, key)
+    if attempt is not None:
+        return record_id(scope, "attempt:" + fingerprint(req))
+    return None
 
 
 def fingerprint(req: LettaRequest) -> str:
@@ -48,9 +77,13 @@ def fingerprint(req: LettaRequest) -> str:
 
 
 class Idempotency:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, pause: Callable[[float], None] = time.sleep
+    ) -> None:
+        """`pause(seconds)`: how a joining retry waits between two looks at the send."""
         self._store = store
         self._clock = clock
+        self._pause = pause
 
     def run(
         self,
@@ -60,19 +93,29 @@ class Idempotency:
         req: LettaRequest,
         send: Callable[[], A],
         answer: type[A],
+        attempt: int | None = None,
     ) -> A:
         """`send()` once per key; a retry gets the stored `answer` (a LettaResponse, or the
-        Run an async send answered with)."""
+        Run an async send answered with). Without a key, `attempt` (the client's retry
+        count, None when it sends none) lets retries join the attempt they repeat."""
         if key is None:
-            return send()
+            if attempt is None:
+                return send()
+            return self._keyless(tenant, scope, req, attempt, send, answer)
         record = self.claim(tenant, record_id(scope, key), fingerprint(req))
         if record.status == "done":
             return answer.model_validate(record.response)
+        return self._send_as(tenant, record, send)
+
+    def _send_as(self, tenant: str, record: IdempotencyRecord, send: Callable[[], A]) -> A:
+        """Run the send the record stands for, then keep its response there."""
         try:
             response = send()
         except Exception:
             # Nothing to replay: let a retry run the send again.
-            self._store.write(tenant, [Delete(record, record.version)])
+            # (A newer attempt that took the record over owns it now.)
+            with contextlib.suppress(ConcurrentModificationError):
+                self._store.write(tenant, [Delete(record, record.version)])
             raise
         done = record.model_copy(
             update={
@@ -82,8 +125,72 @@ class Idempotency:
                 "updated_at": self._clock.now(),
             }
         )
-        self._store.write(tenant, [Put(done, record.version)])
+        try:
+            self._store.write(tenant, [Put(done, record.version)])
+        except ConcurrentModificationError:
+            if record.id.startswith(KEYED_PREFIX):
+                raise
         return response
+
+    def _keyless(
+        self,
+        tenant: str,
+        scope: str,
+        req: LettaRequest,
+        attempt: int,
+        send: Callable[[], A],
+        answer: type[A],
+    ) -> A:
+        claim_id = resume_key(scope, None, attempt, req) or ""
+        if attempt >= 1:
+            joined = self._join(tenant, claim_id)
+            if joined is not None and joined.status == "done":
+                return answer.model_validate(joined.response)
+            if joined is not None:
+                raise ConflictError(
+                    "The first attempt of this request is still being processed; "
+                    "retry to keep waiting for its response."
+                )
+        now = self._clock.now()
+        fresh = IdempotencyRecord(
+            id=claim_id,
+            created_at=now,
+            fingerprint=fingerprint(req),
+            running_until=now + RUNNING_AT_MOST,
+            expires_at=now + RETRY_WINDOW,
+        )
+        return self._send_as(tenant, self._overwrite(tenant, fresh), send)
+
+    def _join(self, tenant: str, claim_id: str) -> IdempotencyRecord | None:
+        """The attempt a retry repeats, once it is done (or still running after
+        WAIT_AT_MOST); None when there is none to join (never made, expired, or dead)."""
+        waited = 0.0
+        while True:
+            record = self._store.get(tenant, IdempotencyRecord, claim_id)
+            now = self._clock.now()
+            if record is None or (record.expires_at and record.expires_at <= now):
+                return None
+            if record.status == "done":
+                return record
+            if record.running_until is None or record.running_until <= now:
+                return None  # its attempt died: this retry is the send now
+            if waited >= WAIT_AT_MOST:
+                return record
+            self._pause(POLL_EVERY)
+            waited += POLL_EVERY
+
+    def _overwrite(self, tenant: str, fresh: IdempotencyRecord) -> IdempotencyRecord:
+        """Record a new attempt, replacing whatever an earlier one left there."""
+
+        def put(_: int) -> IdempotencyRecord:
+            existing = self._store.get(tenant, IdempotencyRecord, fresh.id)
+            record = fresh.model_copy(
+                update={"version": existing.version + 1 if existing else fresh.version}
+            )
+            self._store.write(tenant, [Put(record, existing.version if existing else None)])
+            return record
+
+        return optimistic(put, what="the request's attempt record")
 
     def claim(self, tenant: str, claim_id: str, claim_print: str) -> IdempotencyRecord:
         """Record a send as running, or find how an earlier one with the key went. A claim

@@ -26,6 +26,7 @@ from handler.deps import (
     BlockIdPath,
     IdempotencyKey,
     RenderDep,
+    RetryAttempt,
     ServicesDep,
     TenantDep,
     page_params,
@@ -112,6 +113,7 @@ async def send_message(
     body: LettaStreamingRequest,
     services: ServicesDep,
     tenant: TenantDep,
+    attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
 ) -> LettaResponse | EventSourceResponse:
     """With `streaming: true` the answer is the same SSE stream as /messages/stream.
@@ -132,6 +134,7 @@ async def send_message(
         body,
         lambda: services.agent_messages.send(tenant, agent_id, body),
         LettaResponse,
+        attempt,
     )
 
 
@@ -152,6 +155,7 @@ def create_agent_message_async(
     body: LettaAsyncRequest,
     services: ServicesDep,
     tenant: TenantDep,
+    attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
 ) -> Run:
     """Answers at once with the Run that does the send; read it at /v1/runs/{run_id}. A
@@ -164,6 +168,7 @@ def create_agent_message_async(
         body,
         lambda: services.async_sends.agent(tenant, agent_id, body),
         Run,
+        attempt,
     )
 
 

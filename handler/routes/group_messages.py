@@ -19,13 +19,14 @@ from core.schemas.messages import (
     LettaStreamingRequest,
 )
 from core.schemas.runs import CancelRunsRequest, Run
-from core.services.idempotency import key_for, record_id
+from core.services.idempotency import key_for, resume_key
 from core.services.run_views import RunFilter
 from handler.deps import (
     GroupIdPath,
     IdempotencyKey,
     MessageIdPath,
     RenderDep,
+    RetryAttempt,
     ServicesDep,
     TenantDep,
     page_params,
@@ -41,19 +42,21 @@ def send_group_message(
     body: LettaRequest,
     services: ServicesDep,
     tenant: TenantDep,
+    attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
 ) -> LettaResponse:
     services.metrics.count("Sends", target="group", mode="sync")
     scope, key = f"group:{group_id}", key_for(idempotency_key, body)
-    # The same key also resumes a send whose first attempt died (core.groups.journal).
-    resume_key = record_id(scope, key) if key else None
+    # The same key (or a retry) also resumes a send whose first attempt died.
+    journal_key = resume_key(scope, key, attempt, body)
     return services.idempotency.run(
         tenant,
         scope,
         key,
         body,
-        lambda: services.group_messages.send(tenant, group_id, body, key=resume_key),
+        lambda: services.group_messages.send(tenant, group_id, body, key=journal_key),
         LettaResponse,
+        attempt,
     )
 
 
@@ -76,6 +79,7 @@ def send_group_message_async(
     body: LettaAsyncRequest,
     services: ServicesDep,
     tenant: TenantDep,
+    attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
 ) -> Run:
     """Answers at once with the Run that does the send (checked as the synchronous send
@@ -88,6 +92,7 @@ def send_group_message_async(
         body,
         lambda: services.async_sends.group(tenant, group_id, body),
         Run,
+        attempt,
     )
 
 

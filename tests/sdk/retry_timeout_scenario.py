@@ -1,0 +1,77 @@
+"""A client timeout shorter than the send, through `letta-client==1.7.0` at default settings.
+
+    .venv-sdk/bin/python tests/sdk/retry_timeout_scenario.py --base-url URL [--api-key K]
+
+Meant for a server whose offline model is slow (`OFFLINE_MODEL_LATENCY_MS`), so a send
+outlasts the client's timeout: the SDK then retries on its own (no idempotency key, no otid,
+`x-stainless-retry-count` 1, 2...). Each retry must join the first attempt: the user's
+message is processed once, and the client receives the send's response. Exits non-zero with
+the failed check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from crud_scenario import Checks, describe
+from letta_client import Letta
+
+REPLY = ["reasoning_message", "assistant_message"]
+
+
+def run(client: Letta, check: Checks, created: list[tuple[str, str]]) -> None:
+    members = []
+    for n in range(2):
+        agent = client.agents.create(name=f"patient-{n}")
+        created.append(("agent", agent.id))
+        members.append(agent.id)
+    group = client.groups.create(agent_ids=members, description="slower than the client")
+    created.append(("group", group.id))
+
+    answer = client.groups.messages.create(group.id, input="one message, once")
+    check.eq([m.message_type for m in answer.messages], REPLY * 2, "the send's response")
+    check.eq(answer.usage.step_count, 2, "usage.step_count")
+    listed = client.groups.messages.list(group.id, order="asc", limit=50)
+    check.eq(
+        [m.message_type for m in listed.items],
+        ["user_message", *REPLY * 2],
+        "the transcript holds the message once, answered once",
+    )
+
+    solo = members[0]
+    before = len(client.agents.messages.list(solo, limit=100).items)
+    hasty = client.with_options(timeout=client.timeout / 2)  # one model call outlasts it
+    reply = hasty.agents.messages.create(solo, input="and once here")
+    check.eq([m.message_type for m in reply.messages], REPLY, "the agent send's response")
+    after = client.agents.messages.list(solo, limit=100).items
+    check.eq(len(after) - before, 3, "one user message and one reply (reasoning + text) added")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8283")
+    parser.add_argument("--api-key", default=None, help="bearer key, when the server wants one")
+    parser.add_argument("--timeout", type=float, default=1.0, help="client timeout, seconds")
+    args = parser.parse_args(argv)
+    # Default settings but the timeout: max_retries stays the SDK's own (2).
+    client = Letta(base_url=args.base_url.rstrip("/"), api_key=args.api_key, timeout=args.timeout)
+    check = Checks()
+    created: list[tuple[str, str]] = []
+    failed = False
+    try:
+        run(client, check, created)
+    except Exception as exc:  # every failure is reported, then exit 1
+        failed = True
+        print(f"FAIL: {describe(exc)}", flush=True)
+    cleanup = Letta(base_url=args.base_url.rstrip("/"), api_key=args.api_key, timeout=60)
+    for kind, resource_id in reversed(created):
+        with contextlib.suppress(Exception):
+            (cleanup.groups if kind == "group" else cleanup.agents).delete(resource_id)
+    print(f"sdk retry timeout scenario: {check.passed} passed, {int(failed)} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
