@@ -37,6 +37,17 @@ def ensure_free(group: GroupRecord, now: datetime) -> None:
         )
 
 
+def ensure_idle(group: GroupRecord, now: datetime, change: str) -> None:
+    """409 for a change that would pull the ground from under a running send (a reset, an
+    edit of its transcript, members leaving, the group or a member deleted): it waits for
+    the send to finish."""
+    if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
+        raise ConflictError(
+            f"Group {group.id} has a send in progress; {change} must wait until it has "
+            "finished. Retry then."
+        )
+
+
 class GroupLease:
     def __init__(self, store: Store, clock: Clock, duration: timedelta = DEFAULT_LEASE) -> None:
         self._store = store

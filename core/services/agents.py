@@ -9,6 +9,7 @@ from typing import Any
 from core import ids
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.filters import ContainsText, Equals, Filter, HasAll, HasAny, matches
+from core.groups.lease import ensure_idle
 from core.model_handles import llm_config_for
 from core.paging import PageRequest, paginate
 from core.persistence.retry import retry_on_conflict
@@ -197,6 +198,7 @@ class AgentService:
         record = uow.load(AgentRecord, agent_id)
         for owned in uow.load_existing(GroupRecord, record.managed_group_ids):
             if owned.owner_agent_id == agent_id:
+                ensure_idle(owned, uow.now, f"deleting its main agent {agent_id}")
                 delete_owned_group(uow, owned)
         if record.managed_group_ids:
             raise ConflictError(
@@ -204,6 +206,7 @@ class AgentService:
                 "delete those groups or give them another manager first."
             )
         for group in uow.load_existing(GroupRecord, record.group_ids):
+            ensure_idle(group, uow.now, f"deleting its member {agent_id}")
             remove_all(group.agent_ids, [agent_id])
             uow.touch(group)
         for block in uow.load_existing(BlockRecord, record.block_ids):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Protocol
 
 from core.errors import BadRequestError, ConflictError, NotFoundError
 from core.groups.engine import GroupEngine
-from core.groups.lease import ensure_free
+from core.groups.lease import ensure_free, ensure_idle
 from core.groups.pattern import GroupPattern
 from core.groups.registry import pattern_for
 from core.groups.send import GroupSend, SendCancelled
@@ -35,6 +36,9 @@ from core.services.message_pages import page_of_children
 from core.services.streaming import ResponseStream
 
 logger = logging.getLogger(__name__)
+
+FORGET_WINDOW = 1000
+"""A reset reads a member's history this many messages at a time."""
 
 Emit = Callable[[list[LettaMessage]], None]
 
@@ -242,17 +246,41 @@ class GroupMessageService:
         )
         return render_page(records, page, options)
 
-    @retry_on_conflict("the group")
     def reset(self, tenant: str, group_id: str) -> None:
-        """Clear the transcript and every member's context of it (the records stay stored
-        but are no longer listed or given to anyone)."""
+        """Clear the group's conversation, as Letta does: the transcript, and the group's
+        messages in each member's history (and so its context). Each member keeps its
+        messages from other groups and direct chats. 409 while a send runs."""
+        members = self._clear_transcript(tenant, group_id)
+        for agent_id in members:
+            self._forget_group(tenant, agent_id, group_id)
+
+    @retry_on_conflict("the group")
+    def _clear_transcript(self, tenant: str, group_id: str) -> builtins.list[str]:
+        """One atomic write: from here the group shows and relays nothing said before."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         group = uow.load(GroupRecord, group_id)
+        ensure_idle(group, uow.now, "resetting its messages")
         group.transcript_start_seq = group.next_transcript_seq
         group.seen = {}
         uow.touch(group)
-        for agent in uow.load_existing(AgentRecord, group.agent_ids_with_manager()):
-            agent.context_start_seq = agent.next_message_seq
-            agent.summary = None
-            uow.touch(agent)
         uow.commit()
+        return group.agent_ids_with_manager()
+
+    def _forget_group(self, tenant: str, agent_id: str, group_id: str) -> None:
+        """Delete the member's messages of the group, a store batch at a time (a reset that
+        stops midway is finished by the next one: what is left still carries the group)."""
+        batch = max(1, self._store.limits.max_changes_per_write)
+        after = 0
+        while True:
+            window = self._store.children(
+                tenant, MessageRecord, agent_id, limit=FORGET_WINDOW, after_seq=after
+            )
+            gone = [m for m in window if m.group_id == group_id]
+            for start in range(0, len(gone), batch):
+                uow = UnitOfWork(self._store, tenant, self._clock)
+                for message in gone[start : start + batch]:
+                    uow.remove(uow.track(MessageRecord, message))
+                uow.commit()
+            if len(window) < FORGET_WINDOW:
+                return
+            after = window[-1].seq

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core import ids
 from core.errors import BadRequestError, InvalidInputError
 from core.filters import Equals, Filter
+from core.groups.lease import ensure_idle
 from core.groups.registry import pattern_for
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict
@@ -94,6 +95,8 @@ class GroupService:
         record = uow.load(GroupRecord, group_id)
         before = record.agent_ids_with_manager()
         sent = req.model_fields_set
+        if "agent_ids" in sent or req.manager_config is not None:
+            ensure_idle(record, uow.now, "changing its members or manager")
         if "description" in sent:
             if req.description is None:
                 raise InvalidInputError("description cannot be null.", ("body", "description"))
@@ -128,6 +131,7 @@ class GroupService:
         """Delete the group; its agents and blocks stay, only the links to it go."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(GroupRecord, group_id)
+        ensure_idle(record, uow.now, "deleting it")
         agents = uow.load_existing(AgentRecord, record.agent_ids_with_manager())
         blocks = uow.load_existing(BlockRecord, record.shared_block_ids)
         record.agent_ids, record.manager_agent_id = [], None

@@ -7,6 +7,7 @@ import json
 from typing import TypeVar
 
 from core.errors import BadRequestError, InvalidInputError, NotFoundError
+from core.groups.lease import ensure_idle
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
@@ -69,6 +70,7 @@ class MessageEdit:
             raise NotFoundError(f"Message not found in group {group_id}: {message_id}")
         if text is None:
             raise InvalidInputError("Give the new text as `content` (or `reasoning`).")
+        ensure_idle(group, self._clock.now(), "editing its transcript")
         message_type = message_type or f"{entry.role}_message"
         uow = UnitOfWork(self._store, tenant, self._clock)
         entry = uow.track(TranscriptRecord, entry)
