@@ -18,7 +18,7 @@ from core import ids
 from core.errors import ConflictError, SendInterruptedError
 from core.groups import journal
 from core.groups.lease import DEFAULT_LEASE, GroupLease
-from core.groups.send import Delta, GroupSend, Show, Turn
+from core.groups.send import Decision, Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
 from core.llm import ModelTask
 from core.observability import in_context
@@ -112,6 +112,9 @@ class GroupEngine:
         of the caller, and its messages join the transcript."""
         send.check_cancelled()
         position = send.next_position()
+        decision = send.decision
+        if decision is not None and decision.position == position:
+            return self._decide(send, position, decision, tools)
         if position in send.replay:
             return self._replayed(send, position, visible=True)
         inputs, reached = self._catch_up(send, agent_id)
@@ -179,8 +182,9 @@ class GroupEngine:
         with ThreadPoolExecutor(max_workers=max(1, len(agent_ids))) as pool:
             # Each worker runs in a copy of this context, so its log lines carry the ids.
             results = list(pool.map(in_context(work), agent_ids, positions))
-        for result in results:
-            if isinstance(result, Turn):
+        for position, result in zip(positions, results, strict=True):
+            # An approval's send counts only what it does itself, not what it replays.
+            if isinstance(result, Turn) and (position not in send.replay or not send.decision):
                 self._tally(send, result)
         return results
 
@@ -373,13 +377,34 @@ class GroupEngine:
         return Turn(agent_id, result, own, reached)
 
     def _replayed(self, send: GroupSend, position: int, *, visible: bool) -> Turn:
-        """A turn the resumed send had committed: what it said and used, as it was."""
+        """A turn the resumed send had committed: what it said and used, as it was (an
+        approval's send counts only what it does itself)."""
         turn = journal.replayed_turn(self.store, send, send.replay[position])
         if isinstance(turn, Exception):
             raise turn
         if visible:
             send.show(turn.own, replayed=True)
+        if send.decision is None:
+            self._tally(send, turn)
+        return turn
+
+    def _decide(
+        self, send: GroupSend, position: int, decision: Decision, tools: tuple[TurnTool, ...]
+    ) -> Turn:
+        """The paused turn goes on: the decision (and the tool results it gives) as its
+        inputs, then the agent finishes its turn, in view and into the transcript."""
+        agent = self.store.get(send.tenant, AgentRecord, decision.agent_id)
+        if agent is None:
+            raise ConflictError(f"Agent {decision.agent_id} no longer exists.")
+        options = TurnOptions(
+            max_steps=send.request.max_steps, group_id=send.group.id, run_id=send.run_id
+        )
+        decided = self.loop.approval_records(send.tenant, agent, decision.approval, options)
+        send.show(decided)
+        turn = self._run(send, agent.id, decided, None, visible=True, tools=tools)
         self._tally(send, turn)
+        send.pending[position] = journal.of_turn(turn)
+        self._publish(send, turn)
         return turn
 
     @staticmethod

@@ -37,8 +37,13 @@ def begin(group: GroupRecord, send: GroupSend, baseline: dict[str, int]) -> None
 def flush(group: GroupRecord, send: GroupSend) -> None:
     """Into this write: the steps done since the last one (the lease clears them once it
     is written)."""
-    if group.journal is not None and send.pending:
-        group.journal.entries.update(send.pending)
+    if group.journal is None:
+        return
+    if send.decision is not None:  # past the pause the path changed: later steps are stale
+        group.journal.entries = {
+            p: e for p, e in group.journal.entries.items() if p < send.position
+        }
+    group.journal.entries.update(send.pending)
 
 
 def of_turn(turn: Turn) -> JournalEntry:
@@ -119,3 +124,14 @@ def set_aside_interrupted(store: Store, clock: Clock, send: GroupSend) -> list[s
             uow.commit()
         removed.extend(r.id for r in stray)
     return removed
+
+
+def paused_at(send: GroupSend, agent_id: str) -> int | None:
+    """Where the resumed send's pattern paused for `agent_id`'s approval (its last turn that
+    stopped so), or None when its journal does not say."""
+    paused = [
+        position
+        for position, entry in send.replay.items()
+        if entry.agent_id == agent_id and entry.stop_reason == "requires_approval"
+    ]
+    return max(paused) if paused else None

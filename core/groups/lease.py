@@ -97,7 +97,9 @@ class GroupLease:
                 return False  # another send holds it now: leave its copy current
             group.lease_id = None
             group.lease_expires_at = None
-            group.journal = None  # the send ended: nothing to resume
+            if send.stop_reason != "requires_approval":
+                group.journal = None  # the send ended: nothing to resume
+            # (paused: the approval's send goes on through the pattern from its journal)
             return True
 
         send.group = self._write(send.tenant, send.group, clear)

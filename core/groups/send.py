@@ -9,11 +9,21 @@ from core.records import GroupRecord, JournalEntry, MessageRecord
 from core.runtime.agent_loop import TurnResult
 from core.runtime.turn import StopReason
 from core.runtime.usage import RequestUsage
-from core.schemas.messages import LettaRequest
+from core.schemas.messages import ApprovalCreate, LettaRequest
 
 Show = Callable[[list[MessageRecord]], None]
 Delta = Callable[[str, str, str, str], None]
 """`delta(agent_id, message_id, kind, text)`: a piece of a reply while it is produced."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to an approval a paused send asked for: at `position`, `agent_id`'s turn
+    goes on from the decision instead of being replayed."""
+
+    position: int
+    agent_id: str
+    approval: ApprovalCreate
 
 
 class SendCancelled(Exception):
@@ -47,6 +57,8 @@ class GroupSend:
     """Steps done since the last write: journaled with the next one."""
     resumed: bool = False
     """The key's journal was found: this send goes on from where an attempt died."""
+    decision: Decision | None = None
+    """An approval send: the paused turn it decides, where the pattern reaches it."""
     set_aside: list[str] = field(default_factory=list)
     """Ids of what the dead attempt's interrupted step had saved, removed on resuming."""
     position: int = 0
@@ -54,7 +66,10 @@ class GroupSend:
 
     def show(self, records: list[MessageRecord], *, replayed: bool = False) -> None:
         """Add records to the response (and the stream) in the order they happened; what a
-        resumed send replays was streamed and logged the first time."""
+        resumed send replays was streamed and logged the first time (and an approval's send
+        answers with what came after the pause only)."""
+        if replayed and self.decision is not None:
+            return
         self.produced.extend(records)
         if self.emit is not None and records and not replayed:
             self.emit(records)

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from core import ids
 from core.errors import BadRequestError, ConflictError, NotFoundError
+from core.groups import journal
 from core.groups.engine import GroupEngine
 from core.groups.lease import ensure_free, ensure_idle
 from core.groups.pattern import GroupPattern
 from core.groups.registry import pattern_for
-from core.groups.send import GroupSend, SendCancelled
+from core.groups.send import Decision, GroupSend, SendCancelled
 from core.observability import bind
 from core.paging import PageRequest
 from core.persistence.retry import not_replayable, retry_on_conflict
@@ -129,6 +131,11 @@ class GroupMessageService:
             stream.piece(message_id, kind, text, name=names[agent_id], sender_id=agent_id)
 
         wants_tokens = stream is not None and getattr(req, "stream_tokens", False)
+        paused = prepared.group.journal if prepared.approval is not None else None
+        if paused is not None:  # the approval picks the paused send up where it stopped
+            key = paused.key
+        elif key is None and run is None:
+            key = ids.new_id("send")  # journaled, so an approval can resume its pattern
         send = self._engine.open(
             tenant,
             prepared.group,
@@ -148,7 +155,7 @@ class GroupMessageService:
         try:
             with not_replayable():
                 if prepared.approval is not None:
-                    self._resume(send, prepared.waiting[0], prepared.approval)
+                    self._decide(send, prepared, prepared.approval)
                 else:
                     self._engine.append(send, prepared.inputs)
                     prepared.pattern.run(self._engine, send)
@@ -208,6 +215,23 @@ class GroupMessageService:
             )
         inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
         return PreparedSend(group, pattern, names, waiting, None, inputs, baseline)
+
+    def _decide(self, send: GroupSend, prepared: PreparedSend, approval: ApprovalCreate) -> None:
+        """The paused agent gets the decision, runs (or refuses) the same tool call and
+        finishes its turn; then the pattern goes on as if it had never paused (its earlier
+        steps replayed from the paused send's journal, not redone). Without that journal
+        (a send paused before journals were kept), only the agent's turn goes on."""
+        agent = prepared.waiting[0]
+        position = journal.paused_at(send, agent.id) if send.resumed else None
+        if position is None:
+            send.replay = {}
+            self._resume(send, agent, approval)
+            return
+        send.decision = Decision(position, agent.id, approval)
+        # What the paused send did after the pause (its stop) is redone on the new path.
+        send.replay = {p: entry for p, entry in send.replay.items() if p < position}
+        self._engine.append(send, [])  # the paused send's input: already in, replayed
+        prepared.pattern.run(self._engine, send)
 
     def _resume(self, send: GroupSend, agent: AgentRecord, approval: ApprovalCreate) -> None:
         """The paused agent gets the decision, runs (or refuses) the same tool call and

@@ -146,6 +146,11 @@ class Groups:
 
 @pytest.fixture
 def env() -> Groups:
+    return make_groups()
+
+
+def make_groups() -> Groups:
+    """A fresh harness (a test that compares two worlds builds the second with this)."""
     store, clock, model = InMemoryStore(), FakeClock(), ModelByAgent()
     background = BackgroundRecorder()
     metrics = RecordingMetrics()
