@@ -85,10 +85,7 @@ class ApiKeys:
         exactly one key). Revoking a revoked key changes nothing."""
         unit = UnitOfWork(self._store, KEY_TENANT, self._clock)
         whole = unit.load_existing(ApiKeyRecord, [key_hash(key_or_prefix)])
-        if whole:
-            record = whole[0]
-        else:
-            record = unit.track(ApiKeyRecord, self._by_prefix(key_or_prefix))
+        record = whole[0] if whole else unit.track(ApiKeyRecord, self._by_prefix(key_or_prefix))
         if record.revoked_at is None:
             record.revoked_at = unit.now
             unit.touch(record)
