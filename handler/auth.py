@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.errors import UnauthorizedError
+from core.errors import DomainError
 from handler.errors import domain_error_response
 
 PUBLIC_PATHS = frozenset(
@@ -22,7 +22,7 @@ PUBLIC_PATHS = frozenset(
 )
 """The paths served without a key: the health check and the API's documents. Every other
 route takes TenantDep, whose security schemes the OpenAPI document lists
-(tests/api/test_auth.py holds the two to each other)."""
+(tests/api/test_api_keys.py holds the two to each other)."""
 TENANT_STATE = "tenant"
 """The request-state entry holding the authenticated tenant."""
 
@@ -64,7 +64,7 @@ class AuthenticateFirst:
         try:
             # A stored key may need a read from the store: off the event loop.
             tenant = await run_in_threadpool(authenticator.tenant, key)
-        except UnauthorizedError as error:
+        except DomainError as error:  # a 401; or the store failing, mapped as anywhere
             await domain_error_response(error)(scope, receive, send)
             return
         scope.setdefault("state", {})[TENANT_STATE] = tenant
