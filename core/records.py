@@ -307,3 +307,21 @@ class IdempotencyRecord(Record):
     fingerprint: str
     response: dict[str, Any] | None = None
     running_until: datetime | None = None
+
+
+class ApiKeyRecord(Record):
+    """An API key, stored under the SHA-256 of its text (the id) and never as the text: a
+    copy of the table opens nothing. Every key lives in one partition no tenant can name
+    (core.services.api_keys.KEY_TENANT), so a request's key is found by one read of its
+    hash, without knowing its tenant first."""
+
+    KIND: ClassVar[str] = "api_key"
+    FILTERABLE: ClassVar[Filterable] = {"tenant": (Equals,)}
+
+    tenant: str
+    """The tenant the key opens."""
+    prefix: str
+    """The key's first characters, shown by listings so an operator can tell keys apart."""
+    name: str | None = None
+    revoked_at: datetime | None = None
+    """Set by revocation; the key opens nothing from then on (kept for the listing)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from handler.auth import AuthenticateFirst
 from handler.composition import Services, build_services
 from handler.errors import install_error_handlers
 from handler.json_default import DefaultJsonContentType
@@ -21,6 +22,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services or build_services(get_settings())
     install_error_handlers(app)
     app.add_middleware(DefaultJsonContentType)
+    # Added last, so it runs first: a request without a valid key reads nothing but headers.
+    app.add_middleware(AuthenticateFirst)
     for module in (agents, blocks, groups, group_messages, health, runs):
         app.include_router(module.router)
     return app

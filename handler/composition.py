@@ -14,7 +14,9 @@ from core.ports import NO_METRICS, Clock, Metrics, Store
 from core.runtime.agent_loop import AgentLoop
 from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
+from core.services.api_keys import ApiKeys
 from core.services.async_sends import AsyncSends
+from core.services.authentication import Authenticator
 from core.services.blocks import BlockService
 from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
@@ -47,6 +49,8 @@ class Services:
     async_sends: AsyncSends
     run_cancellation: RunCancellation
     metrics: Metrics
+    api_keys: ApiKeys
+    authenticator: Authenticator
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -100,6 +104,7 @@ def build_services(
     group_messages = GroupMessageService(store, clock, engine)
     agent_messages = AgentMessageService(store, clock, loop)
     cancellation = RunCancellation(store, clock)
+    api_keys = ApiKeys(store, clock)
     return Services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),
@@ -115,4 +120,12 @@ def build_services(
         ),
         run_cancellation=cancellation,
         metrics=metrics,
+        api_keys=api_keys,
+        authenticator=Authenticator(
+            api_keys,
+            clock,
+            configured=settings.tenants_by_key(),
+            open_access=settings.open_access,
+            cache_ttl=timedelta(seconds=settings.api_key_cache_s),
+        ),
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Path, Query, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
 from core import ids
-from core.errors import UnauthorizedError
 from core.paging import MAX_PAGE_SIZE, PageRequest
 from core.runtime.rendering import RenderOptions
+from handler.auth import TENANT_STATE, api_key_scheme, bearer_scheme
 from handler.composition import Services
 
 
@@ -21,37 +21,20 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-# FastAPI's security classes read the headers and list the schemes in the OpenAPI document;
-# auto_error=False leaves the answer (and its 401 body) to get_tenant and handler/errors.py.
-# "bearerAuth" is the name Letta's own OpenAPI document gives its scheme.
-bearer_scheme = HTTPBearer(
-    scheme_name="bearerAuth",
-    description="`Authorization: Bearer <key>`, a key from API_KEYS.",
-    auto_error=False,
-)
-api_key_scheme = APIKeyHeader(
-    name="X-API-Key",
-    scheme_name="apiKeyHeader",
-    description="The same key in an `X-API-Key` header, for clients that send one.",
-    auto_error=False,
-)
-
-
 def get_tenant(
+    request: Request,
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     api_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> str:
-    """The caller's tenant, from its bearer key; everyone is `default` when auth is off."""
-    keys = services.settings.tenants_by_key()
-    if not keys:
-        return "default"
-    token = bearer.credentials if bearer else api_key
-    if not token:
-        raise UnauthorizedError("Missing credentials: send 'Authorization: Bearer <key>'.")
-    if token not in keys:
-        raise UnauthorizedError("Invalid API key.")
-    return keys[token]
+    """The caller's tenant. handler.auth.AuthenticateFirst found it before the body was
+    read; the security parameters list the schemes in the OpenAPI document (and answer
+    alone where that middleware is not installed)."""
+    tenant = getattr(request.state, TENANT_STATE, None)
+    if tenant is not None:
+        return str(tenant)
+    key = bearer.credentials if bearer else api_key
+    return services.authenticator.tenant(key)
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -49,9 +49,23 @@ class Settings(BaseSettings):
     api_keys: str = Field(
         "",
         description=(
-            "Comma-separated bearer keys, each `key` or `tenant:key`; empty turns auth off "
-            "and puts every caller in the tenant `default`."
+            "Local convenience only (never in a deploy: keys there live hashed in the table, "
+            "`python -m handler.keys`): comma-separated bearer keys, each `key` or "
+            "`tenant:key`."
         ),
+    )
+    open_api: bool | None = Field(
+        None,
+        description="Serve callers without a valid key, as the tenant `default`. Unset: "
+        "open only when API_KEYS is empty (`make run`); the template sets it, false by "
+        "default, so a deploy answers 401 until a key is created.",
+    )
+    api_key_cache_s: float = Field(
+        30.0,
+        ge=0,
+        le=60,
+        description="How long a stored key's lookup is cached: a revoked key may still "
+        "open for this long.",
     )
     api_base_path: str = Field(
         "/",
@@ -101,6 +115,11 @@ class Settings(BaseSettings):
         if self.run_launcher == "sqs" and not self.run_queue_url:
             raise ValueError("RUN_LAUNCHER=sqs needs RUN_QUEUE_URL (the run queue's URL).")
         return self
+
+    @property
+    def open_access(self) -> bool:
+        """Whether a request without a valid key is served (OPEN_API, or its default)."""
+        return self.open_api if self.open_api is not None else not self.tenants_by_key()
 
     def tenants_by_key(self) -> dict[str, str]:
         """Map each accepted bearer key to the tenant it opens."""

@@ -219,19 +219,22 @@ def test_function_configuration(translated: dict[str, Any]) -> None:
     assert api["Handler"] == "handler.lambda_entry.handler"
     assert api["MemorySize"] == 1024
     assert api["Timeout"] == 120
-    assert api["Environment"]["Variables"]["API_KEYS"] == {"Ref": "ApiKeys"}
+    # No key in the environment: keys live hashed in the table; OpenApi says who else may call.
+    assert api["Environment"]["Variables"]["OPEN_API"] == {"Ref": "OpenApi"}
 
     worker = _function(translated, "WorkerFunction")
     assert worker["Handler"] == "handler.worker_entry.handler"
     assert worker["MemorySize"] == 512
     assert worker["Timeout"] == 900  # Lambda's most
-    assert "API_KEYS" not in worker["Environment"]["Variables"]  # it serves no requests
+    assert "OPEN_API" not in worker["Environment"]["Variables"]  # it serves no requests
 
     stream = _function(translated, "StreamFunction")
     assert stream["Handler"] == "run.sh"  # executed by the adapter's bootstrap
     assert stream["MemorySize"] == 1024
     assert stream["Timeout"] == 900  # as long as API Gateway's streaming integration waits
-    assert stream["Environment"]["Variables"]["API_KEYS"] == {"Ref": "ApiKeys"}
+    assert stream["Environment"]["Variables"]["OPEN_API"] == {"Ref": "OpenApi"}
+    for props in (api, worker, stream):
+        assert "API_KEYS" not in props["Environment"]["Variables"]
 
 
 def test_stream_function_runs_behind_the_web_adapter_in_streaming_mode(
@@ -302,8 +305,15 @@ def test_parameters_and_outputs(sam_template: dict[str, Any]) -> None:
     assert params["LogLevel"]["Default"] == "INFO"
     assert params["LogRetentionDays"]["Default"] == 30
     assert params["DefaultModel"]["Default"] == "offline/default"
-    assert params["ApiKeys"]["Default"] == ""
-    assert params["ApiKeys"]["NoEcho"] is True
+    # A deploy refuses requests until a key exists, unless the API is declared open.
+    assert "ApiKeys" not in params  # no plaintext key in a parameter
+    assert params["OpenApi"]["Default"] == "false"
+    assert params["OpenApi"]["AllowedValues"] == ["true", "false"]
+    assert params["BedrockModelIds"] == {
+        "Type": "CommaDelimitedList",
+        "Default": "",
+        "Description": params["BedrockModelIds"]["Description"],
+    }
     assert params["OpenAIBaseUrl"]["Default"] == "https://api.openai.com/v1"
     assert params["ProviderSecretArn"]["Default"] == ""
     assert params["ThrottlingRateLimit"]["Default"] == 50
@@ -356,19 +366,21 @@ def test_logs_expire_and_belong_to_the_stack(translated: dict[str, Any]) -> None
 
 QUEUE = [{"Fn::GetAtt": ["RunQueue", "Arn"]}]
 SECRET = [{"Ref": "ProviderSecretArn"}]
+BEDROCK = None  # an intrinsic of BedrockModelIds: see test_bedrock_covers_only_the_listed_models
+CONDITIONS = {"HasProviderSecret", "HasBedrockModels"}
 # Per role: each statement's actions and resources (None: checked separately).
 EXPECTED_STATEMENTS: dict[str, dict[str, tuple[set[str], list[Any] | None]]] = {
     "ApiFunctionRole": {
         "TableItemAccess": (TABLE_ACTIONS, TABLE_RESOURCES),
         "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
-        "BedrockConverse": ({"bedrock:InvokeModel"}, None),
+        "BedrockConverse": ({"bedrock:InvokeModel"}, BEDROCK),
         "ProviderKeys": ({"secretsmanager:GetSecretValue"}, SECRET),
     },
     # The same app as ApiFunction, so the same grants.
     "StreamFunctionRole": {
         "TableItemAccess": (TABLE_ACTIONS, TABLE_RESOURCES),
         "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
-        "BedrockConverse": ({"bedrock:InvokeModel"}, None),
+        "BedrockConverse": ({"bedrock:InvokeModel"}, BEDROCK),
         "ProviderKeys": ({"secretsmanager:GetSecretValue"}, SECRET),
     },
     "WorkerFunctionRole": {
@@ -378,7 +390,7 @@ EXPECTED_STATEMENTS: dict[str, dict[str, tuple[set[str], list[Any] | None]]] = {
             QUEUE,
         ),
         "RunQueueSend": ({"sqs:SendMessage"}, QUEUE),
-        "BedrockConverse": ({"bedrock:InvokeModel"}, None),
+        "BedrockConverse": ({"bedrock:InvokeModel"}, BEDROCK),
         "ProviderKeys": ({"secretsmanager:GetSecretValue"}, SECRET),
     },
 }
@@ -412,15 +424,61 @@ def test_function_policy_is_least_privilege(translated: dict[str, Any], role_nam
         assert stmt["Effect"] == "Allow"
         assert "NotAction" not in stmt and "NotResource" not in stmt
         assert "*" not in stmt["Resource"]
-        assert all(isinstance(r, dict) for r in stmt["Resource"]), stmt  # no literal ARNs
         actions, resources = expected[sid]
         assert set(stmt["Action"]) == actions, sid
         if resources is not None:
+            assert all(isinstance(r, dict) for r in stmt["Resource"]), stmt  # no literal ARN
             assert stmt["Resource"] == resources, sid
-    assert all("bedrock:" in json.dumps(r) for r in by_sid["BedrockConverse"]["Resource"])
-    # The secret statement exists only when a secret is configured.
-    conditional = [s for s in statements if "Fn::If" in s]
-    assert len(conditional) == 1 and conditional[0]["Fn::If"][0] == "HasProviderSecret"
+    # The secret and Bedrock statements exist only when a secret or a model is configured.
+    conditional = {s["Fn::If"][0]: s["Fn::If"][2] for s in statements if "Fn::If" in s}
+    assert conditional == dict.fromkeys(CONDITIONS, {"Ref": "AWS::NoValue"})
+
+
+def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
+    """Evaluate the intrinsics a policy's Resource may use, as CloudFormation would."""
+    if isinstance(value, list):
+        return [_resolve(item, parameters) for item in value]
+    if not isinstance(value, dict):
+        return value
+    ((function, argument),) = value.items()
+    if function == "Ref":
+        return parameters[argument]
+    if function == "Fn::Join":
+        delimiter, items = argument
+        return delimiter.join(_resolve(items, parameters))
+    if function == "Fn::Split":
+        delimiter, text = argument
+        return _resolve(text, parameters).split(delimiter)
+    raise AssertionError(f"unexpected intrinsic {function}")
+
+
+@pytest.mark.parametrize("role_name", sorted(EXPECTED_STATEMENTS))
+def test_bedrock_covers_only_the_listed_models(translated: dict[str, Any], role_name: str) -> None:
+    """InvokeModel on exactly the ids BedrockModelIds lists, as foundation models and as
+    inference profiles; no statement at all when it lists none."""
+    role = translated["Resources"][role_name]["Properties"]
+    (bedrock,) = [
+        s["Fn::If"]
+        for policy in role["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if "Fn::If" in s and s["Fn::If"][0] == "HasBedrockModels"
+    ]
+    resource = bedrock[1]["Resource"]
+    models = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-5-haiku-v1:0"]
+    arns = _resolve(resource, {"BedrockModelIds": models})
+    assert arns == [
+        f"arn:*:bedrock:*::foundation-model/{models[0]}",
+        f"arn:*:bedrock:*::foundation-model/{models[1]}",
+        f"arn:*:bedrock:*:*:inference-profile/{models[0]}",
+        f"arn:*:bedrock:*:*:inference-profile/{models[1]}",
+    ]
+    one = _resolve(resource, {"BedrockModelIds": ["amazon.nova-lite-v1:0"]})
+    assert [arn.rsplit("/", 1)[1] for arn in one] == ["amazon.nova-lite-v1:0"] * 2
+    # The condition that drops the statement holds exactly when no model is listed.
+    condition = translated["Conditions"]["HasBedrockModels"]["Fn::Not"][0]["Fn::Equals"]
+    for listed, has in (([""], False), (models, True)):
+        joined = _resolve(condition[0], {"BedrockModelIds": listed})
+        assert (joined != condition[1]) is has
 
 
 def _statement(stmt: dict[str, Any]) -> dict[str, Any]:
