@@ -76,6 +76,10 @@ def build_services(
     metrics: Metrics = NO_METRICS,
 ) -> Services:
     """`metrics`: where core's counts go (infra.metrics.PowertoolsMetrics in Lambda)."""
+    if store is None and settings.store_backend == "sqlite":
+        from infra.sqlite_store import SQLiteStore  # only local servers use it
+
+        store = SQLiteStore(settings.sqlite_path)
     if store is None:
         client = dynamodb_client(settings)
         if settings.serialize_dynamodb_calls:
