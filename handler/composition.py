@@ -47,6 +47,7 @@ class Services:
     async_sends: AsyncSends
     run_cancellation: RunCancellation
     metrics: Metrics
+    store: Store
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -66,6 +67,20 @@ def sqs_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
         region_name=settings.aws_region,
         config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3),
     )
+
+
+def reconnect_aws(services: Services) -> None:
+    """Give the store and the run launcher new AWS clients. Clients made during init and
+    carried in a SnapStart snapshot hold connections that died with the snapshotted
+    instance (handler/snapstart.py calls this after a restore)."""
+    settings = services.settings
+    if isinstance(services.store, DynamoDBStore):
+        client = dynamodb_client(settings)
+        if settings.serialize_dynamodb_calls:
+            client = SerializedClient(client)
+        services.store.reconnect(client)
+    if isinstance(services.runs.launcher, SqsLauncher):
+        services.runs.launcher.reconnect(sqs_client(settings))
 
 
 def build_services(
@@ -119,4 +134,5 @@ def build_services(
         ),
         run_cancellation=cancellation,
         metrics=metrics,
+        store=store,
     )
