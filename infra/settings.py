@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     serialize_dynamodb_calls: bool = Field(
         False,
         description="Run DynamoDB calls one at a time: for emulators that are not "
-        "thread-safe (moto, used by `make run` and the tests).",
+        "thread-safe (moto, used by the tests and the benchmarks).",
     )
     run_launcher: Literal["threads", "sqs"] = Field(
         "threads",
