@@ -69,11 +69,14 @@ def measure(quick: bool) -> tuple[list[tuple[str, str, str, str]], list[str]]:
         for pattern, found in lambda_rows.items():
             figures = _tally_figures(found["tallies"])
             per_step = figures["requests"].median / max(found["steps"], 1)
+            # A sleeptime send starts a background run; its requests count with the send.
+            background = ", incl. its background run" if pattern == "sleeptime" else ""
             rows.append(
                 (
                     f"{pattern}: send via Lambda entry, in-process moto",
                     f"{found['ms'].show('ms')}; {figures['requests'].show()} DynamoDB requests "
-                    f"({per_step:.1f} per model step, {found['steps']} steps)",
+                    f"({per_step:.1f} per foreground model step, {found['steps']} "
+                    f"step{'s' if found['steps'] != 1 else ''}{background})",
                     "",
                     "≤ 10 requests" if pattern == "round_robin-3" else "",
                 )
