@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 SAM ?= $(SAM_VENV)/bin/sam
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 
-.PHONY: run local-api test lint format clean build deploy
+.PHONY: run local-api test lint format clean build deploy bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ lint: $(VENV)/.test-installed
 
 test: lint $(SDK_VENV)/.installed
 	$(VENV)/bin/pytest
+
+# Prints the benchmark table and writes it to docs/benchmarks.md (about 5 minutes here).
+# Not part of `make test`: it measures, it does not assert.
+bench: $(VENV)/.test-installed
+	$(VENV)/bin/python -m bench
 
 format: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check --fix .

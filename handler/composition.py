@@ -51,6 +51,7 @@ class Services:
     metrics: Metrics
     api_keys: ApiKeys
     authenticator: Authenticator
+    store: Store
 
 
 def dynamodb_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
@@ -72,6 +73,32 @@ def sqs_client(settings: Settings):  # noqa: ANN201 - boto3 clients are untyped
     )
 
 
+def reconnect_aws(services: Services) -> None:
+    """Give the store and the run launcher new AWS clients. Clients made during init and
+    carried in a SnapStart snapshot hold connections that died with the snapshotted
+    instance (handler/snapstart.py calls this after a restore)."""
+    settings = services.settings
+    if isinstance(services.store, DynamoDBStore):
+        client = dynamodb_client(settings)
+        if settings.serialize_dynamodb_calls:
+            client = SerializedClient(client)
+        services.store.reconnect(client)
+    if isinstance(services.runs.launcher, SqsLauncher):
+        services.runs.launcher.reconnect(sqs_client(settings))
+
+
+def build_store(settings: Settings) -> Store:
+    """The store the settings name: the SQLite file (local servers), else the table."""
+    if settings.store_backend == "sqlite":
+        from infra.sqlite_store import SQLiteStore  # only local servers use it
+
+        return SQLiteStore(settings.sqlite_path)
+    client = dynamodb_client(settings)
+    if settings.serialize_dynamodb_calls:
+        client = SerializedClient(client)
+    return DynamoDBStore(client, settings.table_name)
+
+
 def build_services(
     settings: Settings,
     store: Store | None = None,
@@ -80,11 +107,7 @@ def build_services(
     metrics: Metrics = NO_METRICS,
 ) -> Services:
     """`metrics`: where core's counts go (infra.metrics.PowertoolsMetrics in Lambda)."""
-    if store is None:
-        client = dynamodb_client(settings)
-        if settings.serialize_dynamodb_calls:
-            client = SerializedClient(client)
-        store = DynamoDBStore(client, settings.table_name)
+    store = store or build_store(settings)
     clock = clock or SystemClock()
     loop = AgentLoop(store, clock, model or ModelRouter(settings), metrics)
     callbacks = RunCallbacks(
@@ -128,4 +151,5 @@ def build_services(
             open_access=settings.open_access,
             cache_ttl=timedelta(seconds=settings.api_key_cache_s),
         ),
+        store=store,
     )

@@ -19,14 +19,19 @@ from core.errors import DomainError
 from core.records import ApiKeyRecord
 from core.services.api_keys import ApiKeys
 from core.services.authentication import OPEN_TENANT
-from handler.composition import dynamodb_client
+from handler.composition import build_store
 from infra.clock import SystemClock
-from infra.dynamodb_store import DynamoDBStore
 from infra.settings import Settings
 
 
 def parser() -> argparse.ArgumentParser:
     tool = argparse.ArgumentParser(prog="python -m handler.keys", description=__doc__)
+    tool.add_argument(
+        "--local",
+        action="store_true",
+        help="the keys of `make run`'s own state (its SQLite file, or the DynamoDB at "
+        "AWS_ENDPOINT_URL_DYNAMODB)",
+    )
     tool.add_argument("--table", help="DynamoDB table (default: TABLE_NAME, letta-groups)")
     tool.add_argument("--region", help="its region (default: AWS_REGION, us-east-1)")
     tool.add_argument(
@@ -57,8 +62,11 @@ def keys_of(arguments: argparse.Namespace) -> ApiKeys:
         if value
     }
     settings = Settings().model_copy(update=overrides)
-    store = DynamoDBStore(dynamodb_client(settings), settings.table_name)
-    return ApiKeys(store, SystemClock())
+    if arguments.local:
+        from handler.local import local_store
+
+        settings = local_store(settings)
+    return ApiKeys(build_store(settings), SystemClock())
 
 
 def describe(record: ApiKeyRecord) -> str:

@@ -18,6 +18,7 @@ from mangum import Mangum
 from handler.app import create_app
 from handler.composition import build_services
 from handler.observability import configure_logging, traced
+from handler.snapstart import install as install_snapstart_hooks
 from infra.metrics import PowertoolsMetrics
 from infra.settings import get_settings
 
@@ -26,6 +27,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Lett
 configure_logging(logger)
 app = create_app(build_services(get_settings(), metrics=PowertoolsMetrics()))
 asgi_handler = Mangum(app, lifespan="off", api_gateway_base_path=get_settings().api_base_path)
+install_snapstart_hooks(app.state.services)
 
 
 @traced(get_settings().tracing_enabled, logger)

@@ -1,51 +1,44 @@
-"""`make run`: the API on http://127.0.0.1:$PORT with an embedded DynamoDB.
+"""`make run`: the API on http://127.0.0.1:$PORT, its state in a SQLite file.
 
-Set AWS_ENDPOINT_URL_DYNAMODB (and TABLE_NAME) to use another DynamoDB instead, e.g.
-DynamoDB Local or a real table; the embedded one keeps data only while the process runs.
+By default state lives in SQLITE_PATH (`.data/letta.sqlite3`), so agents, groups and
+transcripts outlive a restart. Set AWS_ENDPOINT_URL_DYNAMODB (and TABLE_NAME) to use a
+DynamoDB instead, e.g. DynamoDB Local or a real table: the table is created if missing.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import uvicorn
 
 from handler.app import create_app
 from handler.composition import build_services, dynamodb_client
-from infra.local_dynamodb import ensure_table, start_embedded_dynamodb
 from infra.settings import Settings
 
 
-def local_store(settings: Settings) -> tuple[Settings, Any]:
-    """Settings pointing at a ready table, and the embedded server to stop (or None).
+def local_store(settings: Settings) -> Settings:
+    """Settings naming the store a local server uses, ready to use.
 
     Why shared: `make run` and `make local-api` must run on the same store the same way.
-    Without AWS_ENDPOINT_URL_DYNAMODB, moto's server starts in this process (calls
-    serialized: moto is not thread-safe); the table is created from template.yaml.
+    Without AWS_ENDPOINT_URL_DYNAMODB that is the SQLite file; with it, the DynamoDB
+    adapter on that endpoint, its table created from template.yaml's definition.
     """
-    embedded = None
     if settings.dynamodb_endpoint_url is None:
-        embedded, endpoint = start_embedded_dynamodb()
-        settings = settings.model_copy(
-            update={"dynamodb_endpoint_url": endpoint, "serialize_dynamodb_calls": True}
-        )
-        print(f"embedded DynamoDB (moto) at {endpoint}", flush=True)
+        print(f"state in {settings.sqlite_path.resolve()} (SQLite)", flush=True)
+        return settings.model_copy(update={"store_backend": "sqlite"})
+    from infra.local_dynamodb import ensure_table
+
     ensure_table(dynamodb_client(settings), settings.table_name)
-    return settings, embedded
+    print(f"state in DynamoDB table {settings.table_name} at {settings.dynamodb_endpoint_url}")
+    return settings.model_copy(update={"store_backend": "dynamodb"})
 
 
 def main() -> None:
+    import uvicorn
+
     port = int(os.environ.get("PORT", "8283"))
     host = os.environ.get("HOST", "127.0.0.1")
-    settings, embedded = local_store(Settings())
-    app = create_app(build_services(settings))
+    app = create_app(build_services(local_store(Settings())))
     print(f"letta-groups-serverless on http://{host}:{port}", flush=True)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 if __name__ == "__main__":

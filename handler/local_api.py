@@ -9,7 +9,7 @@ API Gateway and Lambda would refuse is refused here with the gateway's own answe
 ``GatewayAnswer``): unknown routes, bodies over 10 MB, events over Lambda's 6 MB,
 integrations slower than 29 s (or their own ``timeoutInMillis``), responses over 6 MB.
 
-Settings and store are `make run`'s (``handler.local.local_store``): the embedded DynamoDB
+Settings and store are `make run`'s (``handler.local.local_store``): the SQLite file
 unless AWS_ENDPOINT_URL_DYNAMODB is set. The template's own environment block is not
 applied, as under `make run` (e.g. RUN_LAUNCHER stays `threads`).
 
@@ -659,12 +659,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     port = int(os.environ.get("PORT", "3000"))
     host = os.environ.get("HOST", "127.0.0.1")
-    settings, embedded = local_store(Settings())
-    if embedded is not None:
-        # The Lambda entry builds its app from the environment at import: point it there.
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = str(settings.dynamodb_endpoint_url)
-        os.environ["SERIALIZE_DYNAMODB_CALLS"] = "true"
-        get_settings.cache_clear()
+    settings = local_store(Settings())
+    # The Lambda entries build their apps from the environment at import: point them there.
+    os.environ["STORE_BACKEND"] = settings.store_backend
+    os.environ["SQLITE_PATH"] = str(settings.sqlite_path.resolve())
+    get_settings.cache_clear()
     spec = read_api()
     app = LocalRestApi(spec, import_handlers(spec), region=settings.aws_region)
     mounts: dict[tuple[str, str], list[str]] = {}
@@ -673,11 +672,7 @@ def main() -> None:
     for (function_id, path), methods in mounts.items():
         print(f"Mounted {function_id} at http://{host}:{port}{path} [{', '.join(methods)}]")
     print(f"letta-groups-serverless (API Gateway stand-in) on http://{host}:{port}", flush=True)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from core.ports import CallbackResult
 
 logger = logging.getLogger(__name__)
@@ -63,6 +61,8 @@ class HttpCallbacks:
         reason = self.refusal(url)
         if reason is not None:
             return CallbackResult(None, f"not sent: {reason}")
+        import httpx  # only a run with a callback_url needs it: kept off the cold start
+
         error = "not sent"
         for attempt in range(ATTEMPTS):
             if attempt:

@@ -119,6 +119,11 @@ class DynamoDBStore:
         self._table = table_name
         self._query_page = query_page
 
+    def reconnect(self, client: Any) -> None:
+        """Use a new client from now on (after a SnapStart restore: the snapshot's one holds
+        connections that no longer exist)."""
+        self._client = client
+
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, tenant: str, kind: type[R], record_id: str) -> R | None:

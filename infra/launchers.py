@@ -110,6 +110,10 @@ class SqsLauncher:
         self._client = client
         self._queue_url = queue_url
 
+    def reconnect(self, client: Any) -> None:
+        """Use a new client from now on (after a SnapStart restore)."""
+        self._client = client
+
     def launch(self, tenant: str, run_id: str) -> None:
         body = RunMessage(tenant=tenant, run_id=run_id).model_dump_json()
         self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -21,10 +22,21 @@ class Settings(BaseSettings):
         validation_alias="AWS_ENDPOINT_URL_DYNAMODB",
         description="A DynamoDB endpoint other than AWS's (DynamoDB Local, moto's server).",
     )
+    store_backend: Literal["dynamodb", "sqlite"] = Field(
+        "dynamodb",
+        description="Where state lives: the DynamoDB table (the cloud), or the SQLite file "
+        "at SQLITE_PATH (`make run` and `make local-api` unless AWS_ENDPOINT_URL_DYNAMODB "
+        "is set).",
+    )
+    sqlite_path: Path = Field(
+        Path(".data/letta.sqlite3"),
+        description="The SQLite file of STORE_BACKEND=sqlite, relative to the working directory; "
+        "created with its folder on first use.",
+    )
     serialize_dynamodb_calls: bool = Field(
         False,
         description="Run DynamoDB calls one at a time: for emulators that are not "
-        "thread-safe (moto, used by `make run` and the tests).",
+        "thread-safe (moto, used by the tests and the benchmarks).",
     )
     run_launcher: Literal["threads", "sqs"] = Field(
         "threads",

@@ -4,6 +4,7 @@ takes the key or its prefix, and mistakes end with a message and exit code 1."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -57,3 +58,31 @@ def test_mistakes_exit_1_with_a_message(capsys: pytest.CaptureFixture[str]) -> N
     assert "tenant name" in capsys.readouterr().err
     assert main(["--table", "missing", "--region", "eu-west-1", "list"]) == 1
     assert "could not be used" in capsys.readouterr().err
+
+
+def test_local_manages_the_keys_make_run_reads(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--local`: the SQLite file `make run` keeps its state in; a server on it opens with
+    the key."""
+    from fastapi.testclient import TestClient
+
+    from handler.app import create_app
+    from handler.composition import build_services
+    from handler.local import local_store
+    from infra.settings import Settings
+
+    state = tmp_path / "state.sqlite3"
+    monkeypatch.setenv("SQLITE_PATH", str(state))
+    monkeypatch.setenv("OPEN_API", "false")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    assert main(["--local", "create", "--tenant", "alice"]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert state.exists()
+    app = create_app(build_services(local_store(Settings())))
+    with TestClient(app) as client:
+        assert client.get("/v1/agents/").status_code == 401
+        opened = client.get("/v1/agents/", headers={"Authorization": f"Bearer {key}"})
+        assert opened.status_code == 200, opened.text

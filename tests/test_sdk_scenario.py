@@ -1,9 +1,9 @@
 """The official SDK (`letta-client==1.7.0`, strict mode) against a real local server.
 
-Starts `python -m handler.local` (embedded DynamoDB, offline model) on a free port with auth on,
-waits for `GET /v1/health/`, then runs the scenarios in `tests/sdk/` with the SDK's own
-virtualenv (`.venv-sdk`, created by `make test`) and requires exit code 0. The keep-alive
-scenario gets a server of its own, with a slow model and frequent pings.
+Starts `python -m handler.local` (SQLite store in a temporary file, offline model) on a
+free port with auth on, waits for `GET /v1/health/`, then runs the scenarios in `tests/sdk/`
+with the SDK's own virtualenv (`.venv-sdk`, created by `make test`) and requires exit code
+0. The keep-alive scenario gets a server of its own, with a slow model and frequent pings.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def _serve(**settings: str) -> Iterator[LocalServer]:
             OPENAI_API_KEY="sk-fake",
             **settings,
         )
-        env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # always the embedded, throwaway DynamoDB
+        env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # the SQLite store, in a throwaway file
+        env["SQLITE_PATH"] = str(Path(tmp) / "state.sqlite3")
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(

@@ -337,6 +337,22 @@ def test_parameters_and_outputs(sam_template: dict[str, Any]) -> None:
         assert sam_template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
 
 
+def test_snapstart_is_a_parameter_of_the_api_function(translated: dict[str, Any]) -> None:
+    """Off by default; on, ApiFunction's published versions resume from a snapshot."""
+    assert translated["Parameters"]["SnapStartEnabled"]["Default"] == "false"
+    assert translated["Conditions"]["SnapStartOn"] == {
+        "Fn::Equals": [{"Ref": "SnapStartEnabled"}, "true"]
+    }
+    props = _function(translated, "ApiFunction")
+    assert props["Runtime"] >= "python3.12"  # SnapStart for Python starts at 3.12
+    assert props["SnapStart"] == {
+        "Fn::If": ["SnapStartOn", {"ApplyOn": "PublishedVersions"}, {"Ref": "AWS::NoValue"}]
+    }
+    alias = translated["Resources"]["ApiFunctionAliaslive"]
+    assert alias["Type"] == "AWS::Lambda::Alias"
+    assert alias["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
+
+
 def test_the_table_outlives_the_stack(sam_template: dict[str, Any]) -> None:
     """`sam delete` keeps the data (README: Removing it); nothing else is retained."""
     table = sam_template["Resources"]["Table"]
@@ -601,7 +617,8 @@ def test_buffered_routes_still_go_to_the_api_function(
     for method, path in buffered:
         integration = paths[path][method.lower()]["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", path
-        assert "ApiFunction.Arn" in integration["uri"]["Fn::Sub"], path
+        # The published alias (AutoPublishAlias, for SnapStart), never $LATEST.
+        assert "${ApiFunctionAliaslive}" in integration["uri"]["Fn::Sub"], path
         assert "/2015-03-31/" in integration["uri"]["Fn::Sub"], path
         assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED", path
 

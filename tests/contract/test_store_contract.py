@@ -1,7 +1,8 @@
 """The Store contract (core.ports.Store): every implementation answers these the same way.
 
-Each test runs on the in-memory fake and on DynamoDBStore over moto, so what core's unit
-tests see on the fake is what the cloud does. Item counts stay small: moto copies its
+Each test runs on the in-memory fake, on DynamoDBStore over moto and on SQLiteStore (the
+store of `make run`), so what core's unit tests see on the fake is what the cloud and a
+local server do. Item counts stay small: moto copies its
 tables inside every TransactWriteItems.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -44,6 +46,7 @@ from core.records import (
     TranscriptRecord,
 )
 from infra.dynamodb_store import DynamoDBStore, record_pk
+from infra.sqlite_store import SQLiteStore
 from infra.table_definition import create_table_kwargs
 from tests.fakes import FakeClock, InMemoryStore
 
@@ -67,10 +70,12 @@ def table(dynamodb: Any) -> Iterator[str]:
     dynamodb.delete_table(TableName=name)
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest) -> Store:
+@pytest.fixture(params=["memory", "dynamodb", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "memory":
         return InMemoryStore()
+    if request.param == "sqlite":
+        return SQLiteStore(tmp_path / "store.sqlite3")
     client = request.getfixturevalue("dynamodb")
     # A small query page makes filtered lists read several pages, as big tables do.
     return DynamoDBStore(client, request.getfixturevalue("table"), query_page=2)

@@ -1,0 +1,54 @@
+"""SnapStart hooks: after a restore, randomness is re-seeded and AWS clients are new."""
+
+from __future__ import annotations
+
+import random
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.records import AgentRecord
+from handler import snapstart
+from handler.composition import Services, build_services
+from infra.launchers import SqsLauncher
+from infra.settings import Settings
+
+
+def test_nothing_is_registered_outside_lambda(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # import fails
+    assert snapstart.install(services) is False
+
+
+def test_restore_reseeds_random_and_reconnects_store_and_queue(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooks: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+    runtime = types.ModuleType("snapshot_restore_py")
+    runtime.register_after_restore = lambda fn, *args: hooks.append((fn, args))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
+    queued = settings.model_copy(
+        update={"run_launcher": "sqs", "run_queue_url": "https://sqs.example/q"}
+    )
+    services = build_services(queued)
+    store_client = services.store._client  # type: ignore[attr-defined]  # noqa: SLF001
+    launcher = services.runs.launcher
+    assert isinstance(launcher, SqsLauncher)
+    queue_client = launcher._client  # noqa: SLF001
+
+    assert snapstart.install(services) is True
+    [(hook, args)] = hooks
+    random.seed(7)
+    snapshotted = random.random()
+    random.seed(7)  # the state every restored instance would start from
+    hook(*args)
+
+    assert random.random() != snapshotted
+    assert services.store._client is not store_client  # type: ignore[attr-defined]  # noqa: SLF001
+    assert launcher._client is not queue_client  # noqa: SLF001
+    # The new store client still reaches the table.
+    assert services.store.count("default", AgentRecord) == 0
