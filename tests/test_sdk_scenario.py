@@ -33,6 +33,7 @@ GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
 PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
 RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
 RETRY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "retry_timeout_scenario.py"
+APPROVALS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "approvals_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -187,6 +188,12 @@ def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None
 
 def test_official_sdk_group_messages_scenario(local_server: LocalServer) -> None:
     _run_scenario(local_server, GROUPS_SCENARIO)
+
+
+def test_official_sdk_approvals_resume_round_robin_and_supervisor(
+    local_server: LocalServer,
+) -> None:
+    _run_scenario(local_server, APPROVALS_SCENARIO)
 
 
 def test_official_sdk_reads_streams_with_keep_alive_pings() -> None:
