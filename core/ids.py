@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Annotated, Final
@@ -26,6 +27,13 @@ def id_pattern(prefix: str) -> str:
 def new_id(prefix: str) -> str:
     """A fresh id; uuid4 keeps ids unguessable and free of ordering assumptions."""
     return f"{prefix}-{uuid.uuid4()}"
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """The same id for the same parts, shaped as any other (a uuid4): so a copy of a record
+    can be found again from the original's id (a relayed message, from its transcript entry)."""
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return f"{prefix}-{uuid.UUID(bytes=digest[:16], version=4)}"
 
 
 def is_valid(prefix: str, value: str) -> bool:

@@ -45,6 +45,12 @@ def to_transcript(
     ]
 
 
+def relayed_id(entry_id: str, listener_id: str) -> str:
+    """The id of the copy of a transcript entry relayed to one member: derived, so an edit
+    of the entry finds every copy by key."""
+    return ids.derived_id(ids.MESSAGE, entry_id, listener_id)
+
+
 def relay(entries: list[TranscriptRecord], listener_id: str, clock: Clock) -> list[MessageRecord]:
     """New input records for `listener_id`: everything public in `entries` said by someone
     else, as user messages carrying the speaker's name."""
@@ -57,7 +63,7 @@ def relay(entries: list[TranscriptRecord], listener_id: str, clock: Clock) -> li
             continue
         relayed.append(
             MessageRecord(
-                id=ids.new_id(ids.MESSAGE),
+                id=relayed_id(entry.id, listener_id),
                 created_at=clock.now(),
                 parent_id=listener_id,
                 seq=0,

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from core.errors import BadRequestError, InvalidInputError, NotFoundError
 from core.groups.lease import ensure_idle
+from core.groups.transcript import relayed_id
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
@@ -46,8 +47,9 @@ def _edit(record: MessageRecord, message_type: str, text: str) -> None:
 
 
 class MessageEdit:
-    """PATCH /v1/groups/{group_id}/messages/{message_id}: edit the transcript entry and the
-    speaker's own copy together, so the group and the agent keep agreeing."""
+    """PATCH /v1/groups/{group_id}/messages/{message_id}: edit the transcript entry, the
+    speaker's own copy and the copy relayed to each member (found by its derived id)
+    together, so the group and every agent keep agreeing."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
@@ -77,10 +79,19 @@ class MessageEdit:
         _edit(entry, message_type, text)
         uow.touch(entry)
         own = self._current(tenant, MessageRecord, message_id)
+        copies = [
+            self._current(tenant, MessageRecord, relayed_id(message_id, member))
+            for member in group.agent_ids_with_manager()
+        ]
         if own is not None:
             own = uow.track(MessageRecord, own)
             _edit(own, message_type, text)
             uow.touch(own)
+        if message_type != "reasoning_message":  # copies hold only what was said out loud
+            for copy in (c for c in copies if c is not None):
+                copy = uow.track(MessageRecord, copy)
+                copy.text, copy.content = text, None
+                uow.touch(copy)
         uow.commit()
         shown = render([entry], RenderOptions())
         return next(m for m in shown if getattr(m, "message_type", None) == message_type)

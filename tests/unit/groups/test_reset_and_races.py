@@ -90,3 +90,23 @@ def test_changes_racing_a_send_are_refused_and_the_send_finishes_whole(
     ]
     # Once the send is over, the change goes through.
     changes[change]()
+
+
+def test_an_edit_reaches_every_members_copy(env: Groups) -> None:
+    ann, bob = env.agent("ann"), env.agent("bob")
+    group = env.group([ann, bob])
+    env.model.script("ann", reply("ann: soup?"), reply("ann again"))
+    env.model.script("bob", reply("bob: sure"), reply("bob again"))
+    env.send(group, "lunch plans")
+    said = {t.text: t.id for t in env.transcript(group)}
+    edits = MessageEdit(env.store, FakeClock())
+
+    edits.apply(TENANT, group, said["lunch plans"], "user_message", "dinner plans")
+    edits.apply(TENANT, group, said["ann: soup?"], "assistant_message", "ann: salad?")
+
+    texts = {a: [m.text for m in env.history(a)] for a in (ann, bob)}
+    assert "dinner plans" in texts[ann] and "dinner plans" in texts[bob]
+    assert "ann: salad?" in texts[ann] and "ann: salad?" in texts[bob]
+    assert not {"lunch plans", "ann: soup?"} & {t for ts in texts.values() for t in ts}
+    env.send(group, "and tomorrow?")
+    assert "ann: salad?" in [text for _, _, text in env.seen_by("bob")]
