@@ -16,6 +16,7 @@ from core.services.agent_messages import AgentMessageService
 from core.services.agents import AgentService
 from core.services.async_sends import AsyncSends
 from core.services.blocks import BlockService
+from core.services.core_memory import CoreMemoryReads
 from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
 from core.services.idempotency import Idempotency
@@ -38,6 +39,7 @@ class Services:
     settings: Settings
     agents: AgentService
     blocks: BlockService
+    core_memory: CoreMemoryReads
     groups: GroupService
     agent_messages: AgentMessageService
     runs: RunService
@@ -104,6 +106,7 @@ def build_services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),
         blocks=BlockService(store, clock),
+        core_memory=CoreMemoryReads(store, clock),
         groups=GroupService(store, clock),
         agent_messages=agent_messages,
         runs=runs,

@@ -29,7 +29,9 @@ class GroupPattern(ABC):
 
     def check_members(self, group: GroupRecord, names: list[str]) -> None:
         """Refuse members this pattern cannot tell apart (400); `names` are the members'
-        names in member order. Runs on create and modify, once the members are read."""
+        names in member order. Runs on create and modify, once the members are read.
+        Most patterns accept any names."""
+        return
 
     def check_send(self, group: GroupRecord) -> None:
         """Refuse a send this group cannot take (400); members must speak by default."""

@@ -17,8 +17,8 @@ from core.groups.pattern import GroupPattern
 from core.groups.send import GroupSend, Turn
 from core.groups.transcript import public_text
 from core.llm import ToolSpec
-from core.runtime.turn import TurnTool
 from core.runtime.tools import SEND_MESSAGE
+from core.runtime.turn import TurnTool
 from core.tools.catalog import BUILTIN_TOOLS
 
 BROADCAST = "send_message_to_all_agents_in_group"

@@ -26,7 +26,6 @@ from core.runtime.rules import RuleBook
 from core.runtime.tools import tool_specs
 from core.runtime.turn import TurnOptions, replies_through_tool
 
-
 THINKING_ARGUMENT_AGENT_TYPES = frozenset({"memgpt_agent", "memgpt_v2_agent"})
 """Legacy agent types that think aloud in a `thinking` argument of every tool call, as in
 Letta (its `put_inner_thoughts_in_kwargs`)."""

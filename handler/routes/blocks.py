@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from core.paging import PageRequest
+from core.schemas.agents import AgentState
 from core.schemas.blocks import Block, BlockUpdate, CreateBlock
 from core.services.blocks import BlockFilter
 from handler.deps import BlockIdPath, ServicesDep, TenantDep, page_params
@@ -52,6 +53,19 @@ def list_blocks(
 @router.get("/{block_id}", response_model=Block)
 def retrieve_block(block_id: BlockIdPath, services: ServicesDep, tenant: TenantDep) -> Block:
     return services.blocks.get(tenant, block_id)
+
+
+@router.get("/{block_id}/agents", response_model=list[AgentState])
+def list_agents_for_block(
+    block_id: BlockIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    include_relationships: Annotated[list[str] | None, Query()] = None,
+) -> list[AgentState]:
+    """Letta's `include_relationships` only trims what it joins; every AgentState here
+    carries its blocks, tools and group, so the parameter is accepted and has no effect."""
+    del include_relationships
+    return services.core_memory.agents_of(tenant, block_id)
 
 
 @router.patch("/{block_id}", response_model=Block)

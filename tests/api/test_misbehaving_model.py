@@ -130,7 +130,8 @@ def test_memgpt_v2_agent_on_an_openai_model_reasons_at_every_step(
             parameters = tool["function"]["parameters"]
             assert list(parameters["properties"])[0] == "thinking"
             assert parameters["required"][0] == "thinking"
-    assert sent[0]["tool_choice"] == {"type": "function", "function": {"name": "conversation_search"}}
+    forced = {"type": "function", "function": {"name": "conversation_search"}}
+    assert sent[0]["tool_choice"] == forced
     assert sent[1]["tool_choice"] == "required"
     # The earlier call goes back to the model with its thought where the model wrote it.
     echoed = next(m for m in sent[1]["messages"] if m["role"] == "assistant")
