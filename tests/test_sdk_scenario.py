@@ -32,6 +32,7 @@ MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
 GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
 PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
 RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
+PARITY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "letta_parity_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -185,6 +186,16 @@ def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None
 
 def test_official_sdk_group_messages_scenario(local_server: LocalServer) -> None:
     _run_scenario(local_server, GROUPS_SCENARIO)
+
+
+def test_official_sdk_letta_parity_scenario(local_server: LocalServer) -> None:
+    """Issue 11's behaviours, on the misbehaving OpenAI-compatible model where they need it."""
+    _run_scenario(local_server, PARITY_SCENARIO, "--tool-caller-model", "openai/tool-caller-parity")
+    sent = [r for r in local_server.openai.requests if r["model"] == "tool-caller-parity"]
+    forced = [r["tool_choice"] for r in sent if isinstance(r.get("tool_choice"), dict)]
+    assert {"type": "function", "function": {"name": "send_message_to_all_agents_in_group"}} in (
+        forced
+    )
 
 
 def test_official_sdk_reads_streams_with_keep_alive_pings() -> None:
