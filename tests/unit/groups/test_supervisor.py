@@ -146,6 +146,6 @@ def test_the_manager_is_forced_to_broadcast_then_to_answer_through_send_message(
     )
     # send_message ends the turn even for an agent type that answers in plain text.
     assert kinds(response)[-1] == "assistant_message"
-    assert response.messages[-1].content == "About 3 days."  # type: ignore[union-attr]
+    assert getattr(response.messages[-1], "content", None) == "About 3 days."
     assert response.stop_reason.stop_reason == "end_turn"
     assert env.model.order == ["boss", "wes", "boss"]
