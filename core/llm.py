@@ -88,6 +88,13 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: Literal["auto", "required", "none"] = "auto"
+    forced_tool: str | None = None
+    """The one tool the model must call now (a tool rule leaves no other choice): providers
+    name it in their tool choice, as Letta does, instead of only requiring some tool."""
+    thinking_argument: bool = False
+    """Legacy agents (memgpt_agent, memgpt_v2_agent) think aloud in a `thinking` argument
+    of every tool call and must always call a tool; providers without native reasoning for
+    them (OpenAI-compatible) add the argument and unpack it into `Reasoning`."""
     enable_thinking: bool = False
     max_tokens: int | None = None
     temperature: float | None = None

@@ -18,6 +18,7 @@ from core.services.api_keys import ApiKeys
 from core.services.async_sends import AsyncSends
 from core.services.authentication import Authenticator
 from core.services.blocks import BlockService
+from core.services.core_memory import CoreMemoryReads
 from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
 from core.services.idempotency import Idempotency
@@ -40,6 +41,7 @@ class Services:
     settings: Settings
     agents: AgentService
     blocks: BlockService
+    core_memory: CoreMemoryReads
     groups: GroupService
     agent_messages: AgentMessageService
     runs: RunService
@@ -132,6 +134,7 @@ def build_services(
         settings=settings,
         agents=AgentService(store, clock, settings.default_model),
         blocks=BlockService(store, clock),
+        core_memory=CoreMemoryReads(store, clock),
         groups=GroupService(store, clock),
         agent_messages=agent_messages,
         runs=runs,

@@ -34,6 +34,7 @@ PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
 RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
 RETRY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "retry_timeout_scenario.py"
 APPROVALS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "approvals_scenario.py"
+PARITY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "letta_parity_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -194,6 +195,16 @@ def test_official_sdk_approvals_resume_round_robin_and_supervisor(
     local_server: LocalServer,
 ) -> None:
     _run_scenario(local_server, APPROVALS_SCENARIO)
+
+
+def test_official_sdk_letta_parity_scenario(local_server: LocalServer) -> None:
+    """Issue 11's behaviours, on the misbehaving OpenAI-compatible model where they need it."""
+    _run_scenario(local_server, PARITY_SCENARIO, "--tool-caller-model", "openai/tool-caller-parity")
+    sent = [r for r in local_server.openai.requests if r["model"] == "tool-caller-parity"]
+    forced = [r["tool_choice"] for r in sent if isinstance(r.get("tool_choice"), dict)]
+    assert {"type": "function", "function": {"name": "send_message_to_all_agents_in_group"}} in (
+        forced
+    )
 
 
 def test_official_sdk_reads_streams_with_keep_alive_pings() -> None:

@@ -1,14 +1,18 @@
 """dynamic: the manager picks each speaker among the members other than the previous one;
-a reply holding the termination token ends the send, and so does `max_turns`."""
+a reply holding the termination token ends the send, and so does `max_turns` (both with
+`end_turn`, as Letta: the conversation ran as configured). The manager names speakers, so
+members must have distinct names."""
 
 from __future__ import annotations
 
 import re
 
+from core.errors import BadRequestError
 from core.groups.engine import GroupEngine
 from core.groups.pattern import GroupPattern
 from core.groups.send import GroupSend
 from core.groups.transcript import as_lines, public_text
+from core.records import GroupRecord
 from core.schemas.groups import DEFAULT_TERMINATION_TOKEN
 
 CONTEXT_ENTRIES = 50
@@ -18,6 +22,11 @@ CONTEXT_ENTRIES = 50
 class Dynamic(GroupPattern):
     manager_type = "dynamic"
     needs_manager = True
+
+    def check_members(self, group: GroupRecord, names: list[str]) -> None:
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise BadRequestError(f"Duplicate agent names found: {', '.join(duplicates)}")
 
     def run(self, engine: GroupEngine, send: GroupSend) -> None:
         members = send.group.agent_ids
@@ -36,7 +45,7 @@ class Dynamic(GroupPattern):
                 send.stop_reason = "end_turn"
                 return
             previous = choice
-        send.stop_reason = "max_steps"
+        send.stop_reason = "end_turn"
 
     @staticmethod
     def _choose(

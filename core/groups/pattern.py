@@ -14,7 +14,8 @@ from core.records import GroupRecord
 class GroupPattern(ABC):
     """A manager type: the rules its groups keep and how a send goes through them.
 
-    `configure` runs on create and modify, `check_send` before a send takes the lease, and
+    `configure` and `check_members` run on create and modify, `check_send` before a send
+    takes the lease, and
     `run` takes the send through the engine's verbs, leaving the stop reason on the send.
     """
 
@@ -25,6 +26,12 @@ class GroupPattern(ABC):
         """Refuse a config this pattern cannot run (400) and fill its own defaults."""
         if self.needs_manager and group.manager_agent_id is None:
             raise BadRequestError(f"A {self.manager_type} group needs a manager_agent_id.")
+
+    def check_members(self, group: GroupRecord, names: list[str]) -> None:
+        """Refuse members this pattern cannot tell apart (400); `names` are the members'
+        names in member order. Runs on create and modify, once the members are read.
+        Most patterns accept any names."""
+        return
 
     def check_send(self, group: GroupRecord) -> None:
         """Refuse a send this group cannot take (400); members must speak by default."""

@@ -1,5 +1,10 @@
 """supervisor: the manager answers; its broadcast tool, forced as its first call, runs every
-worker in parallel and returns one entry per worker, in member order."""
+worker in parallel and returns one entry per worker, in member order.
+
+As in Letta, the manager's rules for the send are replaced by an init rule on the broadcast,
+a child rule from it to `send_message` and `send_message` as terminal: its first model call
+is offered the broadcast alone (named in tool_choice), its next one `send_message` alone.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from core.groups.pattern import GroupPattern
 from core.groups.send import GroupSend, Turn
 from core.groups.transcript import public_text
 from core.llm import ToolSpec
+from core.runtime.tools import SEND_MESSAGE
 from core.runtime.turn import TurnTool
 from core.tools.catalog import BUILTIN_TOOLS
 
 BROADCAST = "send_message_to_all_agents_in_group"
+SENT = "Sent message successfully."
 
 
 class Supervisor(GroupPattern):
@@ -25,7 +32,7 @@ class Supervisor(GroupPattern):
     def run(self, engine: GroupEngine, send: GroupSend) -> None:
         manager = send.group.manager_agent_id or ""
         tool = broadcast_tool(lambda message: self._broadcast(engine, send, manager, message))
-        turn = engine.take_turn(send, manager, tools=(tool,))
+        turn = engine.take_turn(send, manager, tools=(tool, answer_tool()))
         send.stop_reason = turn.stop_reason
         # The workers' replies reached the manager through its tool result: do not relay
         # them to it again next time.
@@ -50,6 +57,21 @@ def broadcast_tool(broadcast: Callable[[str], str]) -> TurnTool:
     return TurnTool(
         ToolSpec(spec.name, spec.description, spec.parameters),
         lambda arguments: broadcast(str(arguments["message"])),
+        rules=(
+            {"type": "run_first", "tool_name": BROADCAST},
+            {"type": "constrain_child_tools", "tool_name": BROADCAST, "children": [SEND_MESSAGE]},
+        ),
+    )
+
+
+def answer_tool() -> TurnTool:
+    """`send_message`, lent so the child rule has its target whatever the manager's agent
+    type (Letta's supervisor answers through it); terminal, so the answer ends the turn."""
+    spec = BUILTIN_TOOLS[SEND_MESSAGE]
+    return TurnTool(
+        ToolSpec(spec.name, spec.description, spec.parameters),
+        lambda _: SENT,
+        rules=({"type": "exit_loop", "tool_name": SEND_MESSAGE},),
     )
 
 

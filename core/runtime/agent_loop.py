@@ -20,7 +20,7 @@ from core.runtime.approvals import Approvals
 from core.runtime.context import ContextBuilder, keep_recent, system_prompt
 from core.runtime.message_factory import MessageFactory
 from core.runtime.model_step import ModelStep
-from core.runtime.rules import RuleBook
+from core.runtime.rules import RuleBook, turn_rules
 from core.runtime.step_writer import StepWriter
 from core.runtime.tool_execution import ToolExecutor
 from core.runtime.turn import StepOutcome, StopReason, TurnOptions, TurnResult, TurnTool
@@ -80,7 +80,7 @@ class AgentLoop:
             raise NotFoundError(f"Agent not found: {agent_id}")
         factory = MessageFactory(self._clock, options)
         tally = UsageTally(agent.id, agent.name)
-        rules = RuleBook(agent.tool_rules or [])
+        rules = RuleBook(turn_rules(agent.tool_rules or [], options.extra_tools))
         produced: list[MessageRecord] = []
         history = self._context.recent(tenant, agent)
         pending = list(inputs)

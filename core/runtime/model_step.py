@@ -26,16 +26,21 @@ from core.runtime.rules import RuleBook
 from core.runtime.tools import tool_specs
 from core.runtime.turn import TurnOptions, replies_through_tool
 
+THINKING_ARGUMENT_AGENT_TYPES = frozenset({"memgpt_agent", "memgpt_v2_agent"})
+"""Legacy agent types that think aloud in a `thinking` argument of every tool call, as in
+Letta (its `put_inner_thoughts_in_kwargs`)."""
+
 
 def offered_tools(
     agent: AgentRecord, rules: RuleBook, step_number: int, options: TurnOptions
 ) -> list[ToolSpec]:
-    """The agent's tools its rules allow now, then the tools lent for the turn (a lent
-    tool replaces an own tool of the same name)."""
-    lent = [t.spec for t in options.extra_tools]
-    lent_names = {s.name for s in lent}
-    allowed = [n for n in rules.allowed_tools(agent.tool_names, step_number) if n not in lent_names]
-    return [*tool_specs(allowed), *lent]
+    """The agent's tools and the tools lent for the turn (a lent tool replaces an own tool
+    of the same name), as far as the rules allow them now: rules govern lent tools too."""
+    lent = {t.spec.name: t.spec for t in options.extra_tools}
+    own = [n for n in agent.tool_names if n not in lent]
+    allowed = set(rules.allowed_tools([*own, *lent], step_number))
+    own_specs = tool_specs([n for n in own if n in allowed])
+    return [*own_specs, *(spec for name, spec in lent.items() if name in allowed)]
 
 
 def build_request(
@@ -46,14 +51,19 @@ def build_request(
     must_call_tool: bool,
     options: TurnOptions,
 ) -> ChatRequest:
+    """The model request of one step. A step that must call a tool and has one left names
+    it (Letta forces the only valid tool), so a model cannot pick another."""
     provider, model = parse_handle(options.override_model or agent.model)
+    forced = tools[0].name if must_call_tool and len(tools) == 1 else None
     return ChatRequest(
         provider=provider,
         model=model,
         system=system,
         messages=tuple(conversation.to_chat(list(records))),
         tools=tuple(tools),
-        tool_choice="required" if must_call_tool else "auto",
+        tool_choice="required" if must_call_tool and tools else "auto",
+        forced_tool=forced,
+        thinking_argument=agent.agent_type in THINKING_ARGUMENT_AGENT_TYPES,
         enable_thinking=options.enable_thinking,
         max_tokens=agent.llm_config.get("max_tokens"),
         temperature=agent.llm_config.get("temperature"),

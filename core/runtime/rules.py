@@ -2,6 +2,8 @@
 
 Supported: run_first (init), constrain_child_tools (children), exit_loop (terminal),
 continue_loop, requires_approval. Other rule types are stored and shown but not enforced.
+Rules apply to every tool of the turn, the agent's own and the lent ones alike; a lent tool
+may bring rules of its own (see `turn_rules`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from core.runtime.tools import SEND_MESSAGE
+from core.runtime.turn import TurnTool
+
+FLOW_RULE_TYPES = frozenset({"run_first", "constrain_child_tools", "exit_loop", "continue_loop"})
+"""Rules that decide the order of calls (as opposed to requires_approval)."""
+
+
+def turn_rules(own: list[dict[str, Any]], lent: tuple[TurnTool, ...]) -> list[dict[str, Any]]:
+    """The rules of one turn. Rules lent with a tool take the place of the agent's own flow
+    rules for that turn, as Letta overrides a supervisor's rules while it coordinates (its
+    own init rule would otherwise compete with the lent one); approval rules still hold."""
+    lent_rules = [rule for tool in lent for rule in tool.rules]
+    if not lent_rules:
+        return own
+    kept = [rule for rule in own if rule.get("type") not in FLOW_RULE_TYPES]
+    return [*kept, *lent_rules]
 
 
 class RuleBook:
@@ -28,6 +45,7 @@ class RuleBook:
         self._last_call: str | None = None
 
     def allowed_tools(self, tool_names: list[str], step_number: int) -> list[str]:
+        """Which of `tool_names` (own and lent tools) the model may call at this step."""
         if step_number == 0 and self._init:
             return [t for t in tool_names if t in self._init] or tool_names
         if self._last_call in self._children:

@@ -34,6 +34,9 @@ class TurnTool:
     spec: ToolSpec
     run: Callable[[dict[str, Any]], str]
     """Gets the parsed arguments, returns the result text; may raise ToolError."""
+    rules: tuple[dict[str, Any], ...] = ()
+    """Tool rules (Letta's wire form) that come with the tool for the turn, such as a
+    supervisor's forced first broadcast; see core.runtime.rules.turn_rules."""
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ ManagerConfigUpdate = Annotated[
 _MANAGER_UPDATE: TypeAdapter[ManagerConfigUpdate] = TypeAdapter(ManagerConfigUpdate)
 
 
+PATTERN_CHANGE_REFUSED = "Cannot change group pattern after creation"
+"""Letta's exact words (clients match on them)."""
+
+
 def parse_manager_update(data: dict[str, Any], current_type: str) -> BaseModel:
     """Validate a manager_config update for a group of `current_type`.
 
@@ -108,10 +112,7 @@ def parse_manager_update(data: dict[str, Any], current_type: str) -> BaseModel:
     """
     data = {"manager_type": current_type, **data}
     if data["manager_type"] != current_type:
-        raise BadRequestError(
-            f"Cannot change manager_type from {current_type!r} to "
-            f"{data['manager_type']!r}; create a new group instead."
-        )
+        raise BadRequestError(PATTERN_CHANGE_REFUSED)
     try:
         return _MANAGER_UPDATE.validate_python(data)
     except ValidationError as exc:

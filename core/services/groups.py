@@ -73,7 +73,9 @@ class GroupService:
         for block in blocks:
             block.group_ids.append(record.id)
             uow.touch(block)
-        for agent in uow.load_many(AgentRecord, record.agent_ids_with_manager()):
+        agents = uow.load_many(AgentRecord, record.agent_ids_with_manager())
+        _check_members(record, agents)
+        for agent in agents:
             join_group(uow, agent, record)
         uow.commit()
         return group_to_wire(record)
@@ -113,7 +115,9 @@ class GroupService:
         after = record.agent_ids_with_manager()
         for agent in uow.load_existing(AgentRecord, [a for a in before if a not in after]):
             leave_group(uow, agent, record)
-        for agent in uow.load_many(AgentRecord, after):
+        agents = uow.load_many(AgentRecord, after)
+        _check_members(record, agents)
+        for agent in agents:
             join_group(uow, agent, record)
         if "shared_block_ids" in sent:
             wanted = list(dict.fromkeys(req.shared_block_ids or []))
@@ -172,3 +176,10 @@ def _check_shape(record: GroupRecord, most_members: int) -> None:
             f"The manager {record.manager_agent_id} cannot also be a member of the group."
         )
     pattern_for(record.manager_type).configure(record)
+
+
+def _check_members(record: GroupRecord, agents: list[AgentRecord]) -> None:
+    """The pattern's rules on its members themselves (a dynamic group's distinct names)."""
+    by_id = {agent.id: agent for agent in agents}
+    names = [by_id[a].name for a in record.agent_ids if a in by_id]
+    pattern_for(record.manager_type).check_members(record, names)

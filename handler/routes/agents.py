@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from core.paging import PageRequest
+from core.paging import MAX_PAGE_SIZE, PageRequest
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
+from core.schemas.blocks import Block
 from core.schemas.groups import Group
 from core.schemas.messages import (
     LettaAsyncRequest,
@@ -94,6 +95,23 @@ def attach_core_memory_block(
     agent_id: AgentIdPath, block_id: BlockIdPath, services: ServicesDep, tenant: TenantDep
 ) -> AgentState:
     return services.agents.attach_block(tenant, agent_id, block_id)
+
+
+@router.get("/{agent_id}/core-memory/blocks", response_model=list[Block])
+def list_core_memory_blocks(
+    agent_id: AgentIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(MAX_PAGE_SIZE, "asc"))],
+) -> list[Block]:
+    return services.core_memory.blocks_of(tenant, agent_id, page)
+
+
+@router.get("/{agent_id}/core-memory/blocks/{block_label}", response_model=Block)
+def retrieve_core_memory_block(
+    agent_id: AgentIdPath, block_label: str, services: ServicesDep, tenant: TenantDep
+) -> Block:
+    return services.core_memory.block_of(tenant, agent_id, block_label)
 
 
 @router.get("/{agent_id}/groups", response_model=list[Group])

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from core.paging import PageRequest
+from core.paging import MAX_PAGE_SIZE, PageRequest
+from core.schemas.agents import AgentState
 from core.schemas.blocks import Block, BlockUpdate, CreateBlock
 from core.services.blocks import BlockFilter
 from handler.deps import BlockIdPath, ServicesDep, TenantDep, page_params
@@ -52,6 +53,21 @@ def list_blocks(
 @router.get("/{block_id}", response_model=Block)
 def retrieve_block(block_id: BlockIdPath, services: ServicesDep, tenant: TenantDep) -> Block:
     return services.blocks.get(tenant, block_id)
+
+
+@router.get("/{block_id}/agents", response_model=list[AgentState])
+def list_agents_for_block(
+    block_id: BlockIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(MAX_PAGE_SIZE, "asc"))],
+    include_relationships: Annotated[list[str] | None, Query()] = None,
+    include: Annotated[list[str] | None, Query()] = None,
+) -> list[AgentState]:
+    """Letta's `include_relationships` and `include` only trim what it joins; every
+    AgentState here carries its blocks, tools and group, so they are accepted and ignored."""
+    del include_relationships, include
+    return services.core_memory.agents_of(tenant, block_id, page)
 
 
 @router.patch("/{block_id}", response_model=Block)

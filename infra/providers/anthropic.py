@@ -192,7 +192,10 @@ def build_payload(
         choice = _TOOL_CHOICE[request.tool_choice]
         if request.enable_thinking and choice == "any":
             choice = "auto"  # extended thinking rejects forced tool use
-        payload["tool_choice"] = {"type": choice}
+        if request.forced_tool is not None and choice == "any":
+            payload["tool_choice"] = {"type": "tool", "name": request.forced_tool}
+        else:
+            payload["tool_choice"] = {"type": choice}
     if request.enable_thinking:
         # budget_tokens counts inside max_tokens and must stay below it.
         if max_tokens <= thinking_budget_tokens:

@@ -161,7 +161,8 @@ def _tool_config(
         tools.append({"toolSpec": spec})
     config: dict[str, Any] = {"tools": tools}
     if request.tool_choice == "required" and not thinking:
-        config["toolChoice"] = {"any": {}}
+        forced = request.forced_tool
+        config["toolChoice"] = {"tool": {"name": forced}} if forced else {"any": {}}
     elif request.tool_choice == "auto":
         config["toolChoice"] = {"auto": {}}
     return config

@@ -57,7 +57,7 @@ class OpenAICompatibleClient:
         data = post_json(
             self.http, PROVIDER, self.url, build_payload(request), self._headers(), self.timeout_s
         )
-        return parse_response(data)
+        return parse_response(data, request.thinking_argument)
 
     def complete_streaming(
         self, request: ChatRequest, on_delta: Callable[[str, str], None]
@@ -74,7 +74,7 @@ class OpenAICompatibleClient:
             for event in events:
                 if stream.feed(event.data):
                     break
-        return parse_response(stream.result())
+        return parse_response(stream.result(), request.thinking_argument)
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
@@ -174,11 +174,19 @@ class StreamAssembler:
         }
 
 
+THINKING_KWARG = "thinking"
+"""The argument legacy agents think aloud in, as Letta names it (INNER_THOUGHTS_KWARG)."""
+THINKING_DESCRIPTION = (
+    "Deep inner monologue private to you only. Think before you act, "
+    f"so always generate arg '{THINKING_KWARG}' first before any other arg."
+)
+
+
 def build_payload(request: ChatRequest) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    messages.extend(_message(m) for m in request.messages)
+    messages.extend(_message(m, request.thinking_argument) for m in request.messages)
     payload: dict[str, Any] = {"model": request.model, "messages": messages}
     if request.tools:
         payload["tools"] = [
@@ -187,12 +195,14 @@ def build_payload(request: ChatRequest) -> dict[str, Any]:
                 "function": {
                     "name": t.name,
                     "description": t.description,
-                    "parameters": t.parameters,
+                    "parameters": (
+                        with_thinking(t.parameters) if request.thinking_argument else t.parameters
+                    ),
                 },
             }
             for t in request.tools
         ]
-        payload["tool_choice"] = request.tool_choice
+        payload["tool_choice"] = _tool_choice(request)
     if request.max_tokens is not None:
         payload["max_tokens"] = request.max_tokens
     if request.temperature is not None:
@@ -200,7 +210,34 @@ def build_payload(request: ChatRequest) -> dict[str, Any]:
     return payload
 
 
-def _message(message: ChatMessage) -> dict[str, Any]:
+def _tool_choice(request: ChatRequest) -> str | dict[str, Any]:
+    """A forced tool by name; `required` for legacy agents, which always call a tool (their
+    reply is send_message), as Letta sends for them; otherwise the request's choice."""
+    if request.forced_tool is not None:
+        return {"type": "function", "function": {"name": request.forced_tool}}
+    if request.thinking_argument and request.tool_choice == "auto":
+        return "required"
+    return request.tool_choice
+
+
+def with_thinking(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool's JSON schema with the required `thinking` argument first, so the model
+    writes its thought before the other arguments."""
+    properties = dict(parameters.get("properties") or {})
+    properties.pop(THINKING_KWARG, None)
+    required = [r for r in parameters.get("required") or [] if r != THINKING_KWARG]
+    return {
+        **parameters,
+        "type": "object",
+        "properties": {
+            THINKING_KWARG: {"type": "string", "description": THINKING_DESCRIPTION},
+            **properties,
+        },
+        "required": [THINKING_KWARG, *required],
+    }
+
+
+def _message(message: ChatMessage, thinking_argument: bool = False) -> dict[str, Any]:
     if message.role == "tool":
         return {
             "role": "tool",
@@ -210,13 +247,19 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     if message.role == "assistant":
         out: dict[str, Any] = {"role": "assistant", "content": message.text}
         if message.tool_calls:
+            thought = _prompted_thought(message) if thinking_argument else None
             out["tool_calls"] = [
                 {
                     "id": c.id,
                     "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
+                    "function": {
+                        "name": c.name,
+                        "arguments": (
+                            _rethink(c.arguments, thought) if thought and i == 0 else c.arguments
+                        ),
+                    },
                 }
-                for c in message.tool_calls
+                for i, c in enumerate(message.tool_calls)
             ]
         elif message.text is None:
             out["content"] = ""
@@ -236,6 +279,25 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     return user
 
 
+def _prompted_thought(message: ChatMessage) -> str | None:
+    reasoning = message.reasoning
+    if reasoning is None or reasoning.native or not reasoning.text:
+        return None
+    return reasoning.text
+
+
+def _rethink(arguments: str, thought: str) -> str:
+    """A past call's arguments with its thought put back where the model wrote it, so the
+    history shows the model the form it is asked for."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return arguments
+    if not isinstance(parsed, dict) or THINKING_KWARG in parsed:
+        return arguments
+    return json.dumps({THINKING_KWARG: thought, **parsed})
+
+
 def _image_part(image: Image) -> dict[str, Any]:
     url = image.url or f"data:{image.media_type or 'image/png'};base64,{image.data}"
     image_url: dict[str, Any] = {"url": url}
@@ -244,7 +306,7 @@ def _image_part(image: Image) -> dict[str, Any]:
     return {"type": "image_url", "image_url": image_url}
 
 
-def parse_response(data: dict[str, Any]) -> ChatResponse:
+def parse_response(data: dict[str, Any], thinking_argument: bool = False) -> ChatResponse:
     with response_shape(PROVIDER):
         choices = data["choices"]
         if not choices:
@@ -257,6 +319,10 @@ def parse_response(data: dict[str, Any]) -> ChatResponse:
         calls = tuple(_tool_call(i, c) for i, c in enumerate(message.get("tool_calls") or ()))
         usage = _usage(data.get("usage") or {})
         reasoning = _reasoning(message, usage)
+        if thinking_argument:
+            calls, thoughts = unpack_thinking(calls)
+            if thoughts and (reasoning is None or not reasoning.text):
+                reasoning = Reasoning(text="\n".join(thoughts), native=False)
         finish = choice.get("finish_reason")
     if text is None and not calls and reasoning is None and finish != "length":
         raise ModelResponseError(f"{PROVIDER} returned a message with no content or tool calls")
@@ -274,6 +340,27 @@ def parse_response(data: dict[str, Any]) -> ChatResponse:
         usage=usage,
         finish_reason=finish_reason,
     )
+
+
+def unpack_thinking(calls: tuple[ToolCall, ...]) -> tuple[tuple[ToolCall, ...], list[str]]:
+    """The calls without their `thinking` argument, and the thoughts taken out of them (a
+    call whose arguments are not a JSON object is left for the loop to report)."""
+    unpacked: list[ToolCall] = []
+    thoughts: list[str] = []
+    for call in calls:
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            unpacked.append(call)
+            continue
+        if not isinstance(arguments, dict) or THINKING_KWARG not in arguments:
+            unpacked.append(call)
+            continue
+        thought = arguments.pop(THINKING_KWARG)
+        if isinstance(thought, str) and thought.strip():
+            thoughts.append(thought)
+        unpacked.append(ToolCall(id=call.id, name=call.name, arguments=json.dumps(arguments)))
+    return tuple(unpacked), thoughts
 
 
 def _tool_call(index: int, raw: dict[str, Any]) -> ToolCall:

@@ -223,3 +223,46 @@ def test_agent_send_streams_when_asked(api: Api) -> None:
             "usage_statistics",
         ]
         assert frames[-1] == "data: [DONE]"
+
+
+def test_core_memory_reads_list_an_agents_blocks_and_find_one_by_label(api: Api) -> None:
+    shared = api.block("notes", "team notes")
+    agent = api.agent(
+        "keeper",
+        memory_blocks=[{"label": "human", "value": "Sam"}, {"label": "persona", "value": "kind"}],
+        block_ids=[shared["id"]],
+    )
+    base = f"/v1/agents/{agent['id']}/core-memory/blocks"
+
+    listed = api.ok("GET", base)
+    assert [b["label"] for b in listed] == [b["label"] for b in agent["blocks"]]
+    assert {b["label"] for b in listed} == {"human", "persona", "notes"}
+    assert api.ok("GET", f"{base}/notes") == api.ok("GET", f"/v1/blocks/{shared['id']}")
+    assert api.ok("GET", f"{base}/human")["value"] == "Sam"
+
+    missing = api.client.get(f"{base}/nothing")
+    assert missing.status_code == 404 and "nothing" in missing.json()["detail"]
+    unknown = f"/v1/agents/agent-{'0' * 8}-0000-4000-8000-{'0' * 12}/core-memory/blocks"
+    assert api.client.get(unknown).status_code == 404
+    assert api.client.get("/v1/agents/not-an-id/core-memory/blocks").status_code == 422
+
+
+def test_agents_for_block_lists_every_holder_until_it_is_detached(api: Api) -> None:
+    shared = api.block("notes", "team notes")
+    ann = api.agent("ann", block_ids=[shared["id"]])
+    bob = api.agent("bob")
+    api.agent("cy")
+    api.ok("PATCH", f"/v1/agents/{bob['id']}/core-memory/blocks/attach/{shared['id']}")
+    path = f"/v1/blocks/{shared['id']}/agents"
+
+    holders = api.ok("GET", path)
+    assert [a["name"] for a in holders] == ["ann", "bob"]
+    assert shared["id"] in {b["id"] for b in holders[1]["blocks"]}
+    assert api.ok("GET", path, params={"include_relationships": ["memory"]}) == holders
+
+    api.ok("PATCH", f"/v1/agents/{ann['id']}", json={"block_ids": []})
+    assert [a["name"] for a in api.ok("GET", path)] == ["bob"]
+    api.ok("DELETE", f"/v1/agents/{bob['id']}")
+    assert api.ok("GET", path) == []
+    api.ok("DELETE", f"/v1/blocks/{shared['id']}")
+    assert api.client.get(path).status_code == 404

@@ -379,7 +379,7 @@ def test_dynamic_manager_picks_each_speaker(t: Transport) -> None:
         assert chunk[2]["sender_id"] == members[names.index(pick)]
         chosen.append(pick)
     assert all(a != b for a, b in zip(chosen, chosen[1:], strict=False)), chosen
-    assert reply["stop_reason"]["stop_reason"] == "max_steps"
+    assert reply["stop_reason"]["stop_reason"] == "end_turn"
     usage = reply["usage"]
     assert usage["step_count"] == 8
     assert moderator in {e["agent_id"] for e in usage["by_agent"]}
@@ -438,7 +438,7 @@ def test_dynamic_unusable_choice_falls_back_to_member_order(
     reply = send(t, group_id, "Who goes first?")
     member_turns = [m for m in reply["messages"] if m["sender_id"] != moderator]
     assert speakers(member_turns) == names
-    assert reply["stop_reason"]["stop_reason"] == "max_steps"
+    assert reply["stop_reason"]["stop_reason"] == "end_turn"
     asked = model.of(moderator)
     assert len(asked) == 6  # one corrective retry per turn
     assert "does not name exactly one candidate" in asked[1].messages[-1].text

@@ -152,8 +152,31 @@ def test_changing_manager_type_is_400(api: Api, members: list[str], manager: str
         json={"manager_config": {"manager_type": "supervisor", "manager_agent_id": manager}},
     )
     assert response.status_code == 400
-    assert "manager_type" in response.json()["detail"]
+    assert response.json()["detail"] == "Cannot change group pattern after creation"
     assert api.ok("GET", f"/v1/groups/{group['id']}")["manager_type"] == "round_robin"
+
+
+def test_dynamic_members_with_duplicate_names_are_400_at_create_and_modify(
+    api: Api, manager: str
+) -> None:
+    ann, other_ann, bob = api.agent("ann")["id"], api.agent("ann")["id"], api.agent("bob")["id"]
+    dynamic = {"manager_type": "dynamic", "manager_agent_id": manager}
+
+    refused = api.client.post(
+        "/v1/groups/",
+        json={"agent_ids": [ann, bob, other_ann], "description": "d", "manager_config": dynamic},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "Duplicate agent names found: ann"
+
+    group = api.group([ann, bob], manager_config=dynamic)
+    path = f"/v1/groups/{group['id']}"
+    modified = api.client.patch(path, json={"agent_ids": [ann, other_ann]})
+    assert modified.status_code == 400
+    assert "Duplicate agent names found" in modified.json()["detail"]
+    assert api.ok("GET", path)["agent_ids"] == [ann, bob]
+    # Other patterns do not pick speakers by name: the same members are fine there.
+    api.group([ann, other_ann])
 
 
 def test_a_managed_group_cannot_lose_its_manager(

@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import Api
 
 Lister = Callable[[dict], list[dict]]
+LISTS = ["agents", "blocks", "groups", "agent groups", "agent blocks", "block agents"]
 
 
 def _collections(api: Api) -> dict[str, tuple[str, list[str]]]:
@@ -16,11 +17,17 @@ def _collections(api: Api) -> dict[str, tuple[str, list[str]]]:
     agents = [api.agent(f"agent-{i}")["id"] for i in range(5)]
     blocks = [api.block(f"label-{i}")["id"] for i in range(5)]
     groups = [api.group([agents[0]], description=f"g{i}")["id"] for i in range(5)]
+    # Every agent holds the first block, and the second agent holds all five.
+    attached = [(agent, blocks[0]) for agent in agents] + [(agents[1], b) for b in blocks[1:]]
+    for agent, block in attached:
+        api.ok("PATCH", f"/v1/agents/{agent}/core-memory/blocks/attach/{block}")
     return {
         "agents": ("/v1/agents/", agents),
         "blocks": ("/v1/blocks/", blocks),
         "groups": ("/v1/groups/", groups),
         "agent groups": (f"/v1/agents/{agents[0]}/groups", groups),
+        "agent blocks": (f"/v1/agents/{agents[1]}/core-memory/blocks", blocks),
+        "block agents": (f"/v1/blocks/{blocks[0]}/agents", agents),
     }
 
 
@@ -33,7 +40,7 @@ def _ids(api: Api, path: str, **params: object) -> list[str]:
     return [item["id"] for item in api.ok("GET", path, params=params)]
 
 
-@pytest.mark.parametrize("name", ["agents", "blocks", "groups", "agent groups"])
+@pytest.mark.parametrize("name", LISTS)
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_forward_pages_cover_everything_once(
     api: Api, collections: dict[str, tuple[str, list[str]]], name: str, order: str
@@ -53,7 +60,7 @@ def test_forward_pages_cover_everything_once(
     assert seen == expected
 
 
-@pytest.mark.parametrize("name", ["agents", "blocks", "groups", "agent groups"])
+@pytest.mark.parametrize("name", LISTS)
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_backward_pages_from_the_end(
     api: Api, collections: dict[str, tuple[str, list[str]]], name: str, order: str

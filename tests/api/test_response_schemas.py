@@ -181,6 +181,15 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"): lambda c, w: c.patch(
         f"/v1/agents/{w.boss['id']}/core-memory/blocks/attach/{w.block['id']}"
     ),
+    ("GET", "/v1/agents/{agent_id}/core-memory/blocks"): lambda c, w: c.get(
+        f"/v1/agents/{w.alice['id']}/core-memory/blocks"
+    ),
+    ("GET", "/v1/agents/{agent_id}/core-memory/blocks/{block_label}"): lambda c, w: c.get(
+        f"/v1/agents/{w.alice['id']}/core-memory/blocks/human"
+    ),
+    ("GET", "/v1/blocks/{block_id}/agents"): lambda c, w: c.get(
+        f"/v1/blocks/{w.block['id']}/agents", params={"include_relationships": ["memory"]}
+    ),
     ("POST", "/v1/blocks/"): lambda c, w: c.post(
         "/v1/blocks/",
         json={"label": "notes", "value": "x", "limit": 100, "metadata": {"a": 1}, "tags": ["t"]},

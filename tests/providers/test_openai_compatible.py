@@ -255,3 +255,51 @@ def test_missing_fields_are_invalid_responses(body: dict[str, object]) -> None:
 def test_default_http_client_uses_the_timeout() -> None:
     client = OpenAICompatibleClient("http://llm.local/v1", None, 7.5)
     assert client.http.timeout.read == 7.5
+
+
+def test_thoughts_in_arguments_leave_calls_that_are_not_json_objects_alone() -> None:
+    from infra.providers.openai_compatible import unpack_thinking
+
+    calls = (
+        ToolCall("a", "send_message", '{"thinking": "why", "message": "hi"}'),
+        ToolCall("b", "send_message", '{"message": '),
+        ToolCall("c", "send_message", '["not", "an", "object"]'),
+        ToolCall("d", "send_message", '{"thinking": "  ", "message": "x"}'),
+    )
+
+    unpacked, thoughts = unpack_thinking(calls)
+
+    assert thoughts == ["why"]
+    assert [c.arguments for c in unpacked] == [
+        '{"message": "hi"}',
+        '{"message": ',
+        '["not", "an", "object"]',
+        '{"message": "x"}',
+    ]
+
+
+def test_a_forced_tool_is_named_in_every_providers_tool_choice() -> None:
+    from infra.providers import anthropic, bedrock, openai_compatible
+
+    request = ChatRequest(
+        provider="openai",
+        model="m",
+        system="",
+        messages=(ChatMessage(role="user", text="hi"),),
+        tools=(SEND,),
+        tool_choice="required",
+        forced_tool="send_message",
+        enable_thinking=False,
+    )
+
+    assert openai_compatible.build_payload(request)["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "send_message"},
+    }
+    assert anthropic.build_payload(request)["tool_choice"] == {
+        "type": "tool",
+        "name": "send_message",
+    }
+    config = bedrock._tool_config(request, [], thinking=False)
+    assert config is not None
+    assert config["toolChoice"] == {"tool": {"name": "send_message"}}

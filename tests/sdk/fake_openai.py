@@ -1,7 +1,8 @@
 """A tiny OpenAI-compatible chat-completions server on loopback, for end-to-end tests.
 
 It answers every POST /v1/chat/completions with a fixed assistant reply that quotes the
-last user message, and records each request body so a test can see what reached it.
+last user message, and records each request body so a test can see what reached it. Models
+named `tool-caller...` misbehave instead: they always call a tool (tests/sdk/tool_caller.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.sdk.tool_caller import MODEL_PREFIX, tool_calling_message
 
 
 class FakeOpenAI:
@@ -25,6 +28,9 @@ class FakeOpenAI:
                     (m["content"] for m in reversed(body["messages"]) if m["role"] == "user"),
                     "",
                 )
+                message: dict[str, Any] = {"role": "assistant", "content": f"fake-openai: {last}"}
+                if str(body["model"]).startswith(MODEL_PREFIX):
+                    message = tool_calling_message(body, len(owner.requests))
                 reply = {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
@@ -32,8 +38,8 @@ class FakeOpenAI:
                     "choices": [
                         {
                             "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": f"fake-openai: {last}"},
+                            "finish_reason": "tool_calls" if "tool_calls" in message else "stop",
+                            "message": message,
                         }
                     ],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},

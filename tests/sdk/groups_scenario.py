@@ -357,7 +357,7 @@ class GroupsScenario:
         reply = self.send(group_id, "dynamic", input="discuss among yourselves")
         messages = reply.messages
         self.check.true(len(messages) == 16, f"dynamic: expected 16 messages{summary(messages)}")
-        self.usage(reply, 8, "max_steps", "dynamic")
+        self.usage(reply, 8, "end_turn", "dynamic")
         chooser = self.name_of(self.chooser)
         by_name = {self.name_of(a): a for a in self.speakers}
         previous = None

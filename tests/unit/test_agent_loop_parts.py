@@ -147,6 +147,69 @@ def test_a_lent_tool_is_offered_beside_the_agents_own_and_runs_with_its_argument
     assert result.stop_reason == "end_turn"
 
 
+def test_rules_govern_lent_tools_and_force_the_only_one_left(env: Env) -> None:
+    agent_id = env.agent(
+        include_base_tools=False,
+        tools=["conversation_search"],
+        tool_rules=[{"type": "run_first", "tool_name": "lookup_member"}],
+    )
+    env.model.queue(call("lookup_member", {"name": "Ana"}, "c1"), say("Found Ana."))
+
+    env.turn(agent_id, extra_tools=(TurnTool(LOOKUP, lambda _: "a member"),))
+
+    first, second = env.model.requests
+    assert [t.name for t in first.tools] == ["lookup_member"]
+    assert (first.tool_choice, first.forced_tool) == ("required", "lookup_member")
+    assert [t.name for t in second.tools] == ["conversation_search", "lookup_member"]
+    assert (second.tool_choice, second.forced_tool) == ("auto", None)
+
+
+def test_rules_lent_with_a_tool_replace_the_agents_flow_rules_for_the_turn(env: Env) -> None:
+    agent_id = env.agent(
+        include_base_tools=False,
+        tools=["conversation_search"],
+        tool_rules=[
+            {"type": "run_first", "tool_name": "conversation_search"},
+            {"type": "requires_approval", "tool_name": "conversation_search"},
+        ],
+    )
+    lent = TurnTool(
+        LOOKUP,
+        lambda _: "a member",
+        rules=(
+            {"type": "run_first", "tool_name": "lookup_member"},
+            {
+                "type": "constrain_child_tools",
+                "tool_name": "lookup_member",
+                "children": ["conversation_search"],
+            },
+        ),
+    )
+    env.model.queue(
+        call("lookup_member", {"name": "Ana"}, "c1"),
+        call("conversation_search", {"query": "Ana"}, "c2"),
+    )
+
+    result = env.turn(agent_id, extra_tools=(lent,))
+
+    first, second = env.model.requests
+    assert first.forced_tool == "lookup_member"
+    assert second.forced_tool == "conversation_search"
+    # The agent's approval rule still holds: the second call waits for a human.
+    assert result.stop_reason == "requires_approval"
+
+
+def test_legacy_agent_types_ask_for_the_thinking_argument(env: Env) -> None:
+    legacy = env.agent(agent_type="memgpt_v2_agent")
+    modern = env.agent(agent_type="letta_v1_agent", name="modern")
+    env.model.queue(say("hi"), say("hi"))
+
+    env.turn(legacy)
+    env.turn(modern)
+
+    assert [r.thinking_argument for r in env.model.requests] == [True, False]
+
+
 @pytest.mark.parametrize(
     ("arguments", "says"),
     [

@@ -55,14 +55,15 @@ def test_no_valid_choice_after_the_retry_falls_back_to_the_next_member(env: Grou
     assert [n for n in env.model.order if n != "host"] == ["ann", "bob"]
 
 
-def test_max_turns_ends_the_send(env: Groups) -> None:
+def test_max_turns_ends_the_send_with_end_turn(env: Groups) -> None:
+    """As Letta: the conversation ran as configured; max_steps is an agent's step limit."""
     _, _, group = _panel(env, max_turns=2)
     env.model.script("host", reply("ann"), reply("bob"))
     env.model.script("ann", reply("a"))
     env.model.script("bob", reply("b"))
     response = env.send(group)
     assert env.model.order == ["host", "ann", "host", "bob"]
-    assert response.stop_reason.stop_reason == "max_steps"
+    assert response.stop_reason.stop_reason == "end_turn"
 
 
 def test_the_previous_speaker_is_never_a_candidate(env: Groups) -> None:

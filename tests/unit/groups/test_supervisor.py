@@ -120,3 +120,32 @@ def test_the_broadcast_tool_outside_a_supervisor_group_is_an_error_to_the_model(
     env.send(group)
     results = [m for m in env.history(loner) if isinstance(m, MessageRecord) and m.role == "tool"]
     assert results[0].tool_status == "error"
+
+
+def test_the_manager_is_forced_to_broadcast_then_to_answer_through_send_message(
+    env: Groups,
+) -> None:
+    boss = env.agent("boss", tool_rules=[{"type": "run_first", "tool_name": "conversation_search"}])
+    workers = [env.agent("wes")]
+    group = env.group(workers, manager_type="supervisor", manager_agent_id=boss)
+    env.model.script("wes", reply("wes: 3 days"))
+    env.model.script(
+        "boss",
+        call(BROADCAST, '{"message": "estimate?"}'),
+        call("send_message", '{"message": "About 3 days."}'),
+    )
+
+    response = env.send(group, "how long?")
+
+    first, second = env.model.requests["boss"]
+    # The manager's own init rule gives way to the supervisor's for the send.
+    assert ([t.name for t in first.tools], first.forced_tool) == ([BROADCAST], BROADCAST)
+    assert ([t.name for t in second.tools], second.forced_tool) == (
+        ["send_message"],
+        "send_message",
+    )
+    # send_message ends the turn even for an agent type that answers in plain text.
+    assert kinds(response)[-1] == "assistant_message"
+    assert getattr(response.messages[-1], "content", None) == "About 3 days."
+    assert response.stop_reason.stop_reason == "end_turn"
+    assert env.model.order == ["boss", "wes", "boss"]
