@@ -139,6 +139,15 @@ def run_scenario(client: TestClient) -> Scenario:
         "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}",
         f"/v1/agents/{carol}/core-memory/blocks/attach/{block['id']}",
     )
+    s.call(
+        "GET", "/v1/agents/{agent_id}/core-memory/blocks", f"/v1/agents/{carol}/core-memory/blocks"
+    )
+    s.call(
+        "GET",
+        "/v1/agents/{agent_id}/core-memory/blocks/{block_label}",
+        f"/v1/agents/{carol}/core-memory/blocks/notes",
+    )
+    s.call("GET", "/v1/blocks/{block_id}/agents", f"/v1/blocks/{block['id']}/agents")
     group = s.call(
         "POST", "/v1/groups", "/v1/groups/", json={"agent_ids": [alice, bob], "description": "d"}
     )
