@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 
+from core.services.authentication import OPEN_TENANT
 from handler.app import create_app
-from handler.composition import build_services, dynamodb_client
+from handler.composition import Services, build_services, dynamodb_client
 from infra.settings import Settings
 
 
@@ -31,12 +32,26 @@ def local_store(settings: Settings) -> Settings:
     return settings.model_copy(update={"store_backend": "dynamodb"})
 
 
+def resume_left_runs(services: Services, settings: Settings) -> list[str]:
+    """Runs run in this process: what a previous `make run` left unfinished goes on (every
+    tenant it knows: the open one, `API_KEYS`' and the stored keys')."""
+    tenants = {OPEN_TENANT, *settings.tenants_by_key().values()}
+    tenants |= {key.tenant for key in services.api_keys.list()}
+    resumed = [run for tenant in sorted(tenants) for run in services.runs.recover(tenant)]
+    if resumed:
+        print(f"resuming {len(resumed)} run(s) a previous server left unfinished", flush=True)
+    return resumed
+
+
 def main() -> None:
     import uvicorn
 
     port = int(os.environ.get("PORT", "8283"))
     host = os.environ.get("HOST", "127.0.0.1")
-    app = create_app(build_services(local_store(Settings())))
+    settings = local_store(Settings())
+    services = build_services(settings)
+    resume_left_runs(services, settings)
+    app = create_app(services)
     print(f"letta-groups-serverless on http://{host}:{port}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

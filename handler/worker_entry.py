@@ -6,8 +6,8 @@ Each record names one run; `RunService.attempt` executes it. What SQS is told, p
   `STALE_AFTER` ago) and `end_unrecorded` (it ran but its end could not be written) are
   acknowledged: SQS deletes the message.
 - `not_started` (the run's start could not be recorded, e.g. DynamoDB throttled or
-  unavailable after botocore's retries, or its dead attempt's hold on the group has not run
-  out yet) and a body that is not a RunMessage raise, so the record is reported in
+  unavailable after botocore's retries, or another send holds the group it must resume
+  in) and a body that is not a RunMessage raise, so the record is reported in
   `batchItemFailures`: SQS delivers it again after the visibility timeout, and after
   `maxReceiveCount` receives moves it to the dead-letter queue.
 

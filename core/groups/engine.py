@@ -81,7 +81,7 @@ class GroupEngine:
         )
         send.key, send.run_id = key, run_id
         try:
-            self._lease.take(send, baseline or {})
+            self._lease.take(send, baseline or {}, resuming=resuming)
         except ConflictError as error:
             if type(error) is ConflictError:  # busy, not a write that lost a race
                 self.lease_conflict(group)

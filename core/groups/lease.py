@@ -54,13 +54,16 @@ class GroupLease:
         self._clock = clock
         self._duration = duration
 
-    def take(self, send: GroupSend, baseline: dict[str, int]) -> None:
+    def take(self, send: GroupSend, baseline: dict[str, int], *, resuming: bool = False) -> None:
         """Hold the group for the send (409 while another send holds it), and start its
-        journal or pick up the one its key left (core.groups.journal)."""
+        journal or pick up the one its key left (core.groups.journal). `resuming`: the
+        send's earlier attempt is known dead, so a lease it still holds is taken over."""
 
         def claim(current: GroupRecord) -> None:
             now = self._clock.now()
-            ensure_free(current, now)
+            ours = current.journal is not None and current.journal.key == send.key
+            if not (resuming and ours):
+                ensure_free(current, now)
             current.lease_id, current.lease_expires_at = send.lease_id, now + self._duration
             journal.begin(current, send, baseline)
 

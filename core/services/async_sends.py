@@ -124,7 +124,7 @@ class AsyncSends:
                 tenant, str(run.job["group_id"]), req, run=hooks, resuming=resuming
             )
         except ConflictError as busy:
-            if resuming and type(busy) is ConflictError:  # the dead attempt's lease holds
+            if resuming and type(busy) is ConflictError:  # another send holds the group now
                 raise RetryLater(str(busy)) from busy
             raise
         usage = answer.usage

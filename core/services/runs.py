@@ -72,7 +72,7 @@ cannot resume."""
 
 
 class RetryLater(Exception):
-    """A handler cannot resume its run yet (its dead attempt's hold has not run out)."""
+    """A handler cannot resume its run yet (another send holds what it needs)."""
 
 
 class RunService:
@@ -215,6 +215,40 @@ class RunService:
         run = self.get_record(tenant, run_id)
         return self._messages.after(tenant, run, seq, limit), run
 
+    # -- after a restart -----------------------------------------------------------------
+
+    def recover(self, tenant: str) -> builtins.list[str]:
+        """For a process that runs its runs itself (`make run`), at start-up: the runs a
+        previous process left `created` are started, and those it left `running` (their
+        worker died with it) are handed to the launcher as abandoned, so a group send
+        resumes from its last committed turn and other kinds end failed. Returns their ids."""
+        left: builtins.list[RunRecord] = []
+        after: str | None = None
+        while True:
+            page = PageRequest(limit=100, order="asc", after=after)
+            batch = self._store.list(
+                tenant, RunRecord, page, RunFilter(statuses=("created", "running")).filters()
+            )
+            left.extend(batch)
+            if len(batch) < 100:
+                break
+            after = batch[-1].id
+        for run in left:
+            if run.status == "running":
+                self._mark_abandoned(tenant, run.id)
+            self.start(tenant, run.id)
+        return [run.id for run in left]
+
+    @retry_on_conflict("the run")
+    def _mark_abandoned(self, tenant: str, run_id: str) -> None:
+        """Date the run's start back past STALE_AFTER: the process that started it is gone."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        run = uow.load(RunRecord, run_id)
+        if run.status == "running":
+            run.started_at = uow.now - STALE_AFTER - timedelta(seconds=1)
+            uow.touch(run)
+            uow.commit()
+
     # -- executing -----------------------------------------------------------------------
 
     def execute(self, tenant: str, run_id: str) -> None:
@@ -240,7 +274,7 @@ class RunService:
         try:
             outcome = self._handler(run)(tenant, run)
         except RetryLater:
-            logger.info("run %s: its earlier attempt still holds its group; later", run_id)
+            logger.info("run %s: cannot resume yet; a later delivery will", run_id)
             return "not_started"
         except Exception as exc:
             logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))

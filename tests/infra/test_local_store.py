@@ -79,3 +79,63 @@ def test_make_run_uses_sqlite_unless_a_dynamodb_endpoint_is_set(
     settings = local_store(endpoint)
     assert created == ["local-table"]
     assert isinstance(build_services(settings).agents._store, DynamoDBStore)  # noqa: SLF001
+
+
+class _Killed(BaseException):
+    """The server process stopped: nothing after this point runs."""
+
+
+def test_a_restarted_make_run_resumes_the_run_its_predecessor_left_unfinished(
+    tmp_path: Path,
+) -> None:
+    """The first server dies during an async group send's second turn; the next one, on the
+    same file, resumes that run from its last committed turn at start-up."""
+    from collections.abc import Sequence
+
+    from core.ports import Change
+    from handler.local import resume_left_runs
+    from infra.providers.router import ModelRouter
+    from tests.fakes import ScriptedModel
+
+    path = tmp_path / "letta.sqlite3"
+    settings = local_store(Settings(sqlite_path=path))
+    offline = ModelRouter(settings)
+
+    class DyingStore(SQLiteStore):
+        dead = False
+
+        def write(self, tenant: str, changes: Sequence[Change]) -> None:
+            if self.dead:
+                raise _Killed()
+            super().write(tenant, changes)
+
+    store = DyingStore(path)
+
+    def die(request: Any) -> Any:
+        store.dead = True
+        raise _Killed()
+
+    first = build_services(settings, store, model=ScriptedModel(offline.complete, die))
+    with TestClient(create_app(first)) as client:
+        api = Api(client)
+        group = api.group([api.agent(n)["id"] for n in ("ann", "bob", "cid")])
+        run = api.ok("POST", f"/v1/groups/{group['id']}/messages/async", json={"input": "go"})
+        launcher = first.runs.launcher
+        assert isinstance(launcher, InProcessLauncher) and launcher.wait_idle(timeout=30)
+
+    second = build_services(settings, model=ScriptedModel(offline.complete, offline.complete))
+    assert resume_left_runs(second, settings) == [run["id"]]
+    _stop(second)
+    with TestClient(create_app(second)) as client:
+        api = Api(client)
+        done = api.ok("GET", f"/v1/runs/{run['id']}")
+        assert (done["status"], done["stop_reason"]) == ("completed", "end_turn")
+        listed = api.ok(
+            "GET", f"/v1/groups/{group['id']}/messages", params={"order": "asc", "limit": 50}
+        )
+        assert [m.get("name") for m in listed if m["message_type"] == "assistant_message"] == [
+            "ann",
+            "bob",
+            "cid",
+        ]
+        assert [m["message_type"] for m in listed].count("user_message") == 1
