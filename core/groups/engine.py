@@ -20,6 +20,7 @@ from core.groups import journal
 from core.groups.lease import DEFAULT_LEASE, GroupLease
 from core.groups.send import Decision, Delta, GroupSend, Show, Turn
 from core.groups.transcript import relay, to_transcript
+from core.groups.turn_write import PublishWithTurn
 from core.llm import ModelTask
 from core.observability import in_context
 from core.persistence.retry import optimistic
@@ -32,6 +33,9 @@ from core.schemas.messages import LettaRequest
 
 DONE = JournalEntry()
 """The journal's entry for a write: it happened (it rides in the write itself)."""
+
+TAIL_KEPT = 300
+"""The most transcript entries a send keeps in memory (core.groups.send.GroupSend.tail)."""
 
 RELAY_LIMIT = 100
 """At most this many unseen transcript entries are handed to a speaker at once."""
@@ -70,18 +74,20 @@ class GroupEngine:
         run_id: str | None = None,
         baseline: dict[str, int] | None = None,
         resuming: bool = False,
+        inputs: list[MessageRecord] | None = None,
     ) -> GroupSend:
         """Take the group's lease for a send (409 while another send holds it). A keyed
         send journals its steps; the same key after an attempt that died resumes it
         (core.groups.journal). `baseline`: each speaker's next message seq now.
         `resuming`: the send must go on from its key's journal; when the group has been
-        used by another send since, there is none, and it is interrupted instead."""
+        used by another send since, there is none, and it is interrupted instead.
+        `inputs`: the user's messages, appended to the transcript in the same write."""
         send = GroupSend(
             tenant, group, ids.new_id("lease"), request, names, emit=emit, on_delta=on_delta
         )
         send.key, send.run_id = key, run_id
         try:
-            self._lease.take(send, baseline or {}, resuming=resuming)
+            self._lease.take(send, baseline or {}, inputs or [], resuming=resuming)
         except ConflictError as error:
             if type(error) is ConflictError:  # busy, not a write that lost a race
                 self.lease_conflict(group)
@@ -106,7 +112,12 @@ class GroupEngine:
     # -- turns ---------------------------------------------------------------------------
 
     def take_turn(
-        self, send: GroupSend, agent_id: str, *, tools: tuple[TurnTool, ...] = ()
+        self,
+        send: GroupSend,
+        agent_id: str,
+        *,
+        tools: tuple[TurnTool, ...] = (),
+        last: bool = False,
     ) -> Turn:
         """The common turn: the agent catches up on what it has not seen, answers in view
         of the caller, and its messages join the transcript."""
@@ -118,11 +129,7 @@ class GroupEngine:
         if position in send.replay:
             return self._replayed(send, position, visible=True)
         inputs, reached = self._catch_up(send, agent_id)
-        turn = self._run(send, agent_id, inputs, reached, visible=True, tools=tools)
-        self._tally(send, turn)
-        send.pending[position] = journal.of_turn(turn)
-        self._publish(send, turn)
-        return turn
+        return self._published_turn(send, position, agent_id, inputs, reached, tools, last)
 
     def continue_turn(self, send: GroupSend, agent_id: str, inputs: list[MessageRecord]) -> Turn:
         """An agent goes on from where it paused, on `inputs` (an approval decision), in
@@ -131,11 +138,7 @@ class GroupEngine:
         position = send.next_position()
         if position in send.replay:
             return self._replayed(send, position, visible=True)
-        turn = self._run(send, agent_id, inputs, None, visible=True)
-        self._tally(send, turn)
-        send.pending[position] = journal.of_turn(turn)
-        self._publish(send, turn)
-        return turn
+        return self._published_turn(send, position, agent_id, inputs, None)
 
     def ask(
         self,
@@ -235,6 +238,9 @@ class GroupEngine:
                 group.seen[agent_id] = max(group.seen.get(agent_id, 0), seq)
 
         self._lease.write(send, add, new=lambda: saved)
+        if send.tail_from is not None and saved:
+            send.tail = [*send.tail, *saved][-TAIL_KEPT:]
+            send.tail_from = max(send.tail_from, send.tail[0].seq)
         return saved
 
     def mark_seen(self, send: GroupSend, agent_id: str) -> None:
@@ -254,22 +260,32 @@ class GroupEngine:
         self, send: GroupSend, after_seq: int, limit: int
     ) -> list[TranscriptRecord]:
         """Up to `limit` of the newest transcript entries after `after_seq`, oldest first
-        (never before the last reset)."""
+        (never before the last reset). The send holds the lease, so nobody else appends:
+        once it has read the tail it keeps it current itself, and reads it only once."""
+        after_seq = max(after_seq, send.group.transcript_start_seq - 1)
+        if send.tail_from is not None and send.tail_from <= after_seq + 1:
+            return [e for e in send.tail if e.seq > after_seq][-limit:]
         newest = self.store.children(
             send.tenant,
             TranscriptRecord,
             send.group.id,
             limit=limit,
-            after_seq=max(after_seq, send.group.transcript_start_seq - 1),
+            after_seq=after_seq,
             newest_first=True,
         )
-        return list(reversed(newest))
+        entries = list(reversed(newest))
+        complete_from = after_seq + 1 if len(entries) < limit else entries[0].seq
+        if send.tail_from is None or complete_from < send.tail_from:
+            send.tail, send.tail_from = entries, complete_from
+        return entries
 
     def trim_context(
         self, send: GroupSend, agent_id: str, *, above: int, keep: int
     ) -> list[MessageRecord]:
         """When the agent has more than `above` messages in context, the oldest leave it
         (they stay stored) so `keep` remain; returns those that left, oldest first."""
+
+        send.agents.pop(agent_id, None)  # changed here: its next turn reads it afresh
 
         def move(_: int) -> list[MessageRecord]:
             uow = UnitOfWork(self.store, send.tenant, self.clock)
@@ -352,6 +368,7 @@ class GroupEngine:
         tools: tuple[TurnTool, ...] = (),
         task: ModelTask = "respond",
         choices: tuple[str, ...] = (),
+        finish: PublishWithTurn | None = None,
     ) -> Turn:
         input_ids = {r.id for r in inputs}
 
@@ -370,9 +387,13 @@ class GroupEngine:
             choices=choices,
             on_step=on_step if visible else None,
             on_delta=(lambda m, k, t: delta(agent_id, m, k, t)) if delta is not None else None,
+            agent=send.agents.get(agent_id),
+            finish=finish,
+            blocks=send.blocks,
         )
         self.metrics.count("Turns", manager=send.group.manager_type)
         result = self.loop.run(send.tenant, agent_id, inputs, options)
+        send.agents[agent_id] = result.agent
         own = [r for r in result.messages if r.id not in input_ids]
         return Turn(agent_id, result, own, reached)
 
@@ -401,10 +422,29 @@ class GroupEngine:
         )
         decided = self.loop.approval_records(send.tenant, agent, decision.approval, options)
         send.show(decided)
-        turn = self._run(send, agent.id, decided, None, visible=True, tools=tools)
+        return self._published_turn(send, position, agent.id, decided, None, tools)
+
+    def _published_turn(
+        self,
+        send: GroupSend,
+        position: int,
+        agent_id: str,
+        inputs: list[MessageRecord],
+        reached: int | None,
+        tools: tuple[TurnTool, ...] = (),
+        last: bool = False,
+    ) -> Turn:
+        """A turn in view that joins the transcript in the write of its last step (or, cut
+        short, in a write of its own). `last`: the pattern's final step, whose write also
+        gives the lease back."""
+        finish = PublishWithTurn(
+            self._lease, send, position, agent_id, {r.id for r in inputs}, reached, last
+        )
+        turn = self._run(send, agent_id, inputs, reached, visible=True, tools=tools, finish=finish)
         self._tally(send, turn)
-        send.pending[position] = journal.of_turn(turn)
-        self._publish(send, turn)
+        if not finish.applied:
+            send.pending[position] = journal.of_turn(turn)
+            self._publish(send, turn)
         return turn
 
     @staticmethod

@@ -15,10 +15,11 @@ from typing import Any
 from core.errors import ConflictError, SendInterruptedError
 from core.groups import journal
 from core.groups.send import GroupSend
+from core.groups.transcript import to_transcript
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
-from core.records import GroupRecord, TranscriptRecord
+from core.records import GroupRecord, JournalEntry, MessageRecord, TranscriptRecord
 
 DEFAULT_LEASE = timedelta(seconds=180)
 """How long a send holds the group between two of its writes; every write renews it. Keep
@@ -54,10 +55,20 @@ class GroupLease:
         self._clock = clock
         self._duration = duration
 
-    def take(self, send: GroupSend, baseline: dict[str, int], *, resuming: bool = False) -> None:
-        """Hold the group for the send (409 while another send holds it), and start its
-        journal or pick up the one its key left (core.groups.journal). `resuming`: the
-        send's earlier attempt is known dead, so a lease it still holds is taken over."""
+    def take(
+        self,
+        send: GroupSend,
+        baseline: dict[str, int],
+        inputs: list[MessageRecord],
+        *,
+        resuming: bool = False,
+    ) -> list[TranscriptRecord]:
+        """Hold the group for the send (409 while another send holds it), start its
+        journal or pick up the one its key left (core.groups.journal), and append the
+        send's `inputs` to the transcript, all in one write (a resumed send's are in
+        already: its step 0). `resuming`: the send's earlier attempt is known dead, so a
+        lease it still holds is taken over. Returns the inputs' transcript entries."""
+        saved: list[TranscriptRecord] = []
 
         def claim(current: GroupRecord) -> None:
             now = self._clock.now()
@@ -66,8 +77,16 @@ class GroupLease:
                 ensure_free(current, now)
             current.lease_id, current.lease_expires_at = send.lease_id, now + self._duration
             journal.begin(current, send, baseline)
+            saved.clear()
+            if not send.resumed:
+                saved.extend(to_transcript(inputs, current.id, current.next_transcript_seq))
+                current.next_transcript_seq += len(inputs)
+                if current.journal is not None:
+                    current.journal.entries[0] = JournalEntry()
+            send.position = 1  # step 0, the input, is done
 
-        send.group = self._write(send.tenant, send.group, claim)
+        send.group = self._write(send.tenant, send.group, claim, lambda: saved)
+        return saved
 
     def write(
         self,
@@ -77,7 +96,33 @@ class GroupLease:
     ) -> None:
         """Apply `change` (and add the records `new` returns after it) in one write that
         renews the lease; refused if another send took the group meanwhile."""
+        send.group = self._write(send.tenant, send.group, self._held(send, change), new)
+        send.pending.clear()
 
+    def stage(
+        self,
+        send: GroupSend,
+        uow: UnitOfWork,
+        attempt: int,
+        change: Change,
+        new: Callable[[], list[TranscriptRecord]],
+    ) -> GroupRecord:
+        """`write`'s change, staged in someone else's write (an agent's last step of a
+        turn, so the turn and its transcript entries commit together); `committed` after
+        that write succeeds."""
+        group = uow.reload(GroupRecord, send.group, attempt)
+        self._held(send, change)(group)
+        for record in new():
+            uow.add(record)
+        uow.touch(group)
+        return group
+
+    @staticmethod
+    def committed(send: GroupSend, group: GroupRecord) -> None:
+        send.group = group
+        send.pending.clear()
+
+    def _held(self, send: GroupSend, change: Change) -> Change:
         def held(group: GroupRecord) -> Any:
             if group.lease_id != send.lease_id:
                 raise SendInterruptedError(
@@ -89,8 +134,7 @@ class GroupLease:
             journal.flush(group, send)
             return result
 
-        send.group = self._write(send.tenant, send.group, held, new)
-        send.pending.clear()
+        return held
 
     def give_back(self, send: GroupSend) -> None:
         """Free the group, if this send still holds it."""
@@ -98,14 +142,20 @@ class GroupLease:
         def clear(group: GroupRecord) -> bool:
             if group.lease_id != send.lease_id:
                 return False  # another send holds it now: leave its copy current
-            group.lease_id = None
-            group.lease_expires_at = None
-            if send.stop_reason != "requires_approval":
-                group.journal = None  # the send ended: nothing to resume
-            # (paused: the approval's send goes on through the pattern from its journal)
+            self.release(group, send.stop_reason)
             return True
 
-        send.group = self._write(send.tenant, send.group, clear)
+        if not send.released:
+            send.group = self._write(send.tenant, send.group, clear)
+
+    @staticmethod
+    def release(group: GroupRecord, stop_reason: str) -> None:
+        """Free the group (in the send's last write, or a write of its own at the end)."""
+        group.lease_id = None
+        group.lease_expires_at = None
+        if stop_reason != "requires_approval":
+            group.journal = None  # the send ended: nothing to resume
+        # (paused: the approval's send goes on through the pattern from its journal)
 
     def _write(
         self,

@@ -12,8 +12,10 @@ class RoundRobin(GroupPattern):
 
     def run(self, engine: GroupEngine, send: GroupSend) -> None:
         members = send.group.agent_ids
-        for number in range(send.group.max_turns or len(members)):
-            turn = engine.take_turn(send, members[number % len(members)])
+        turns = send.group.max_turns or len(members)
+        for number in range(turns):
+            last = number == turns - 1  # its write also frees the group
+            turn = engine.take_turn(send, members[number % len(members)], last=last)
             if not turn.ended_normally:
                 send.stop_reason = turn.stop_reason
                 return

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.records import GroupRecord, JournalEntry, MessageRecord
+from core.records import (
+    AgentRecord,
+    GroupRecord,
+    JournalEntry,
+    MessageRecord,
+    TranscriptRecord,
+)
 from core.runtime.agent_loop import TurnResult
+from core.runtime.context import BlockCache
 from core.runtime.turn import StopReason
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import ApprovalCreate, LettaRequest
@@ -57,11 +64,21 @@ class GroupSend:
     """Steps done since the last write: journaled with the next one."""
     resumed: bool = False
     """The key's journal was found: this send goes on from where an attempt died."""
+    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    """Each speaker as this send last read or wrote it: a turn starts from it (saving a
+    read); a copy gone stale costs its first write a retry, nothing else."""
+    blocks: BlockCache = field(default_factory=BlockCache)
+    """The speakers' memory blocks, read once per send (again after a memory edit)."""
+    tail: list[TranscriptRecord] = field(default_factory=list)
+    tail_from: int | None = None
+    """`tail` holds every transcript entry from seq `tail_from` on (None: not read yet)."""
     decision: Decision | None = None
     """An approval send: the paused turn it decides, where the pattern reaches it."""
     set_aside: list[str] = field(default_factory=list)
     """Ids of what the dead attempt's interrupted step had saved, removed on resuming."""
     position: int = 0
+    released: bool = False
+    """The lease was given back in the send's last turn's write (no more writes after)."""
     """The next step's position; patterns call the engine's verbs in a fixed order."""
 
     def show(self, records: list[MessageRecord], *, replayed: bool = False) -> None:

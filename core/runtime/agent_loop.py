@@ -21,7 +21,7 @@ from core.runtime.context import ContextBuilder, keep_recent, system_prompt
 from core.runtime.message_factory import MessageFactory
 from core.runtime.model_step import ModelStep
 from core.runtime.rules import RuleBook, turn_rules
-from core.runtime.step_writer import StepWriter
+from core.runtime.step_writer import Finishing, StepWriter
 from core.runtime.tool_execution import ToolExecutor
 from core.runtime.turn import StepOutcome, StopReason, TurnOptions, TurnResult, TurnTool
 from core.runtime.usage import UsageTally
@@ -75,7 +75,10 @@ class AgentLoop:
         inputs: list[MessageRecord],
         options: TurnOptions,
     ) -> TurnResult:
-        agent = self._store.get(tenant, AgentRecord, agent_id)
+        known = (
+            options.agent if options.agent is not None and options.agent.id == agent_id else None
+        )
+        agent = known or self._store.get(tenant, AgentRecord, agent_id)
         if agent is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
         factory = MessageFactory(self._clock, options)
@@ -89,7 +92,7 @@ class AgentLoop:
             if step_number and options.should_stop is not None and options.should_stop():
                 stop_reason = "cancelled"
                 break
-            context = self._context.prepare(tenant, agent, history, pending, tally)
+            context = self._context.prepare(tenant, agent, history, pending, tally, options.blocks)
             agent, history = context.agent, context.history
             if context.compacted:
                 self._saved(context.compacted, produced, options)
@@ -108,7 +111,10 @@ class AgentLoop:
                 )
             if outcome.stop_reason is None and step_number == options.max_steps - 1:
                 outcome.stop_reason = "max_steps"
-            committed, agent = self._writer.commit(tenant, agent, pending, outcome)
+            finishing = None
+            if outcome.stop_reason is not None and options.finish is not None:
+                finishing = Finishing(options, list(produced), tally)
+            committed, agent = self._writer.commit(tenant, agent, pending, outcome, finishing)
             self._saved(committed, produced, options)
             history, pending = keep_recent(history + committed), []
             if outcome.stop_reason is not None:

@@ -7,6 +7,7 @@ oldest part first.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from core.llm import ModelClient
@@ -28,6 +29,31 @@ def system_prompt(agent: AgentRecord, blocks: list[BlockRecord]) -> str:
     if agent.summary:
         parts.append(f"<conversation_summary>\n{agent.summary}\n</conversation_summary>")
     return "\n\n".join(parts)
+
+
+class BlockCache:
+    """The memory blocks one send's agents read, kept for the send: read once, and again
+    only after a memory edit of the send (an edit from elsewhere meanwhile reaches the
+    send's next step at the latest after its next edit, and the next send surely)."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[str, BlockRecord] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, store: Store, tenant: str, ids: list[str]) -> dict[str, BlockRecord]:
+        with self._lock:
+            known = dict(self._blocks)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            found = store.get_many(tenant, BlockRecord, missing)
+            with self._lock:
+                self._blocks.update(found)
+            known.update(found)
+        return {i: known[i] for i in ids if i in known}
+
+    def forget(self) -> None:
+        with self._lock:
+            self._blocks.clear()
 
 
 @dataclass
@@ -66,10 +92,15 @@ class ContextBuilder:
         history: list[MessageRecord],
         pending: list[MessageRecord],
         tally: UsageTally,
+        cache: BlockCache | None = None,
     ) -> StepContext:
-        """Read the agent's memory (fresh: other agents may share its blocks) and compact
-        `history` when it and the `pending` inputs would not fit."""
-        blocks = self._store.get_many(tenant, BlockRecord, agent.block_ids)
+        """Read the agent's memory (fresh: other agents may share its blocks; through the
+        send's `cache` when it has one) and compact `history` when it and the `pending`
+        inputs would not fit."""
+        if cache is not None:
+            blocks = cache.get_many(self._store, tenant, agent.block_ids)
+        else:
+            blocks = self._store.get_many(tenant, BlockRecord, agent.block_ids)
 
         def prompt(of: AgentRecord) -> str:
             return system_prompt(of, [blocks[b] for b in of.block_ids if b in blocks])

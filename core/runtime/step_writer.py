@@ -8,11 +8,24 @@ in writes that each fit the store's limit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.persistence.retry import optimistic
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store, record_bytes
 from core.records import AgentRecord, MessageRecord
-from core.runtime.turn import StepOutcome
+from core.runtime.turn import StepOutcome, TurnOptions
+from core.runtime.usage import UsageTally
+
+
+@dataclass(frozen=True)
+class Finishing:
+    """A turn's last step: what the turn saved before it, its usage, and the caller's
+    `TurnOptions.finish` to join to the step's write."""
+
+    options: TurnOptions
+    earlier: list[MessageRecord]
+    usage: UsageTally
 
 
 class StepWriter:
@@ -45,14 +58,20 @@ class StepWriter:
         known: AgentRecord,
         pending: list[MessageRecord],
         outcome: StepOutcome,
+        finish: Finishing | None = None,
     ) -> tuple[list[MessageRecord], AgentRecord]:
-        """Save the `pending` inputs, then the step's own records (one atomic write);
-        returns everything saved, in order, and the agent as saved."""
+        """Save the `pending` inputs and the step's own records: in one atomic write when
+        they fit together (the usual case), else the inputs first, in writes that fit;
+        returns everything saved, in order, and the agent as saved. `finish` (a turn's
+        last step) joins its caller's changes to the step's write."""
+        together = [*pending, *outcome.records]
+        if len(self.batches(known, together)) == 1:
+            return together, self.save(tenant, known, together, outcome, finish)
         agent = known
         for batch in self.batches(known, pending):
             agent = self.save(tenant, agent, batch)
-        agent = self.save(tenant, agent, outcome.records, outcome)
-        return [*pending, *outcome.records], agent
+        agent = self.save(tenant, agent, outcome.records, outcome, finish)
+        return together, agent
 
     def save(
         self,
@@ -60,6 +79,7 @@ class StepWriter:
         known: AgentRecord,
         records: list[MessageRecord],
         outcome: StepOutcome | None = None,
+        finish: Finishing | None = None,
     ) -> AgentRecord:
         """One atomic write of records and the agent's counter. The first try starts from
         the copy the turn holds (saving a read); a lost race reads the agent again."""
@@ -76,13 +96,22 @@ class StepWriter:
                 agent.pending_approval_id = None
                 agent.pending_approval_seq = None
             if outcome is not None and outcome.stop_reason == "requires_approval":
-                request = outcome.records[0]
+                request = outcome.records[0]  # saved in this write, numbered above
                 agent.pending_approval_id = request.id
                 agent.pending_approval_seq = request.seq
             if outcome is not None and outcome.stop_reason is not None:
                 agent.echoed["last_stop_reason"] = outcome.stop_reason
             uow.touch(agent)
+            if finish is not None and outcome is not None and outcome.stop_reason is not None:
+                what = finish.options.finish
+                assert what is not None
+                what.stage(
+                    uow, attempt, [*finish.earlier, *records], outcome.stop_reason, finish.usage
+                )
             uow.commit()
             return agent
 
-        return optimistic(write, what=f"agent {known.id}")
+        saved = optimistic(write, what=f"agent {known.id}")
+        if finish is not None and finish.options.finish is not None:
+            finish.options.finish.committed()
+        return saved

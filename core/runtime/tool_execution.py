@@ -110,7 +110,10 @@ class ToolExecutor:
         if lent is not None:
             return _guarded(name, lambda: lent.run(arguments))
         if name in MEMORY_EDITING_TOOLS:
-            return self._edit_memory(tenant, agent, name, arguments)
+            result = self._edit_memory(tenant, agent, name, arguments)
+            if options.blocks is not None:
+                options.blocks.forget()  # read again: the edit changed them
+            return result
         context = ToolContext([], set(), self._searcher(tenant, agent))
         return _guarded(name, lambda: execute(name, arguments, context))
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from core.llm import ModelTask, ToolSpec
 from core.records import AgentRecord, MessageRecord
 from core.runtime.usage import UsageTally
 from core.schemas.agents import StopReasonType
+
+if TYPE_CHECKING:
+    from core.persistence.unit_of_work import UnitOfWork
+    from core.runtime.context import BlockCache
 
 StopReason = StopReasonType
 """Why a turn or step ended: Letta's stop reasons."""
@@ -39,6 +43,23 @@ class TurnTool:
     supervisor's forced first broadcast; see core.runtime.rules.turn_rules."""
 
 
+class TurnFinish(Protocol):
+    """Changes a caller adds to the write of a turn's last step, so they commit with it
+    (a group send's transcript entries and cursor). `stage` may run more than once (a
+    retried write); `committed` runs once that write succeeded."""
+
+    def stage(
+        self,
+        uow: UnitOfWork,
+        attempt: int,
+        saved: list[MessageRecord],
+        stop_reason: StopReason,
+        usage: UsageTally,
+    ) -> None: ...
+
+    def committed(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class TurnOptions:
     """How one turn runs. Callers change what the agent can do by lending tools and
@@ -62,6 +83,14 @@ class TurnOptions:
     on_delta: Callable[[str, str, str], None] | None = None
     """`on_delta(message_id, kind, text)`: pieces of a reply while the model produces them
     (stream_tokens); the saved message later has that id."""
+    finish: TurnFinish | None = None
+    """Joined to the write of the turn's last step (none when the turn is cut short by a
+    cancellation or an error: the caller then does its part itself)."""
+    blocks: BlockCache | None = None
+    """The memory blocks of the caller's whole request (a group send), read once."""
+    agent: AgentRecord | None = None
+    """The agent as the caller last read or wrote it, saving the turn a read; its first
+    write checks the version, so a stale copy costs a retry, never a lost change."""
 
     def lent(self, name: str) -> TurnTool | None:
         """The lent tool of that name, if any."""

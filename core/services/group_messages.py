@@ -58,6 +58,8 @@ class PreparedSend:
     inputs: list[MessageRecord]
     baseline: dict[str, int]
     """Each speaker's next message seq as read (core.groups.journal)."""
+    agents: dict[str, AgentRecord]
+    """The speakers as read: their first turns start from these copies (no second read)."""
 
 
 class RunHooks(Protocol):
@@ -147,7 +149,13 @@ class GroupMessageService:
             run_id=run.run_id if run is not None else None,
             baseline=prepared.baseline,
             resuming=resuming,
+            inputs=prepared.inputs,
         )
+        send.agents = dict(prepared.agents)
+        # Every speaker's memory in one read, for the whole send.
+        block_ids = list(dict.fromkeys(b for a in prepared.agents.values() for b in a.block_ids))
+        if block_ids:
+            send.blocks.get_many(self._store, tenant, block_ids)
         if run is not None:
             send.should_stop = run.should_stop
             if send.set_aside:  # an interrupted step of its dead attempt: no longer shown
@@ -157,7 +165,6 @@ class GroupMessageService:
                 if prepared.approval is not None:
                     self._decide(send, prepared, prepared.approval)
                 else:
-                    self._engine.append(send, prepared.inputs)
                     prepared.pattern.run(self._engine, send)
         except SendCancelled:
             send.stop_reason = "cancelled"
@@ -206,7 +213,7 @@ class GroupMessageService:
                     if waiting
                     else f"Nothing in group {group_id} is waiting for an approval."
                 )
-            return PreparedSend(group, pattern, names, waiting, approvals[0], [], baseline)
+            return PreparedSend(group, pattern, names, waiting, approvals[0], [], baseline, agents)
         if waiting:
             raise ConflictError(
                 f"Group {group_id} is paused: agent {waiting[0].id} waits for a decision "
@@ -214,7 +221,7 @@ class GroupMessageService:
                 "approval first."
             )
         inputs = self._inputs(req, [agents[a] for a in speakers], items, group_id)
-        return PreparedSend(group, pattern, names, waiting, None, inputs, baseline)
+        return PreparedSend(group, pattern, names, waiting, None, inputs, baseline, agents)
 
     def _decide(self, send: GroupSend, prepared: PreparedSend, approval: ApprovalCreate) -> None:
         """The paused agent gets the decision, runs (or refuses) the same tool call and
@@ -230,7 +237,6 @@ class GroupMessageService:
         send.decision = Decision(position, agent.id, approval)
         # What the paused send did after the pause (its stop) is redone on the new path.
         send.replay = {p: entry for p, entry in send.replay.items() if p < position}
-        self._engine.append(send, [])  # the paused send's input: already in, replayed
         prepared.pattern.run(self._engine, send)
 
     def _resume(self, send: GroupSend, agent: AgentRecord, approval: ApprovalCreate) -> None:
