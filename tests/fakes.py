@@ -194,3 +194,24 @@ class RecordingMetrics:
 
     def named(self, name: str) -> list[tuple[float, dict[str, str], dict[str, str]]]:
         return [(v, d, p) for n, v, d, p in self.points if n == name]
+
+
+class Killed(BaseException):
+    """The process was stopped (a Lambda timeout, a kill): nothing after this point runs,
+    not even a `finally`'s write, which is what crash-resume tests need."""
+
+
+class Mortal:
+    """A store mixin whose process can die: once `dead`, every write fails as the process
+    would (Killed), so what a send left behind is what a killed one leaves."""
+
+    dead = False
+
+    def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        if self.dead:
+            raise Killed()
+        super().write(tenant, changes)  # type: ignore[misc]
+
+
+class MortalStore(Mortal, InMemoryStore):
+    """InMemoryStore that can die (tests/fakes.Mortal)."""

@@ -418,7 +418,10 @@ class GroupEngine:
         if agent is None:
             raise ConflictError(f"Agent {decision.agent_id} no longer exists.")
         options = TurnOptions(
-            max_steps=send.request.max_steps, group_id=send.group.id, run_id=send.run_id
+            max_steps=send.request.max_steps,
+            group_id=send.group.id,
+            run_id=send.run_id,
+            extra_tools=tools,  # the approved call may be a lent one (a broadcast)
         )
         decided = self.loop.approval_records(send.tenant, agent, decision.approval, options)
         send.show(decided)

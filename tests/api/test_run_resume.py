@@ -4,39 +4,23 @@ core.groups.journal replays what it had committed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from core.ports import Change
 from core.services.runs import MAX_ATTEMPTS, STALE_AFTER
 from handler.app import create_app
 from handler.composition import Services, build_services
 from infra.launchers import InProcessLauncher
 from infra.providers.router import ModelRouter
 from infra.settings import Settings
-from tests.fakes import FakeClock, InMemoryStore, ScriptedModel
+from tests.fakes import FakeClock, Killed, MortalStore, ScriptedModel
 from tests.normalize import normalized
 
 TENANT = "default"
-
-
-class Killed(BaseException):
-    """The worker was stopped: nothing after this runs, not even a `finally`'s write."""
-
-
-class MortalStore(InMemoryStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.dead = False
-
-    def write(self, tenant: str, changes: Sequence[Change]) -> None:
-        if self.dead:
-            raise Killed()
-        super().write(tenant, changes)
 
 
 class World:

@@ -81,39 +81,27 @@ def test_make_run_uses_sqlite_unless_a_dynamodb_endpoint_is_set(
     assert isinstance(build_services(settings).agents._store, DynamoDBStore)  # noqa: SLF001
 
 
-class _Killed(BaseException):
-    """The server process stopped: nothing after this point runs."""
-
-
 def test_a_restarted_make_run_resumes_the_run_its_predecessor_left_unfinished(
     tmp_path: Path,
 ) -> None:
     """The first server dies during an async group send's second turn; the next one, on the
     same file, resumes that run from its last committed turn at start-up."""
-    from collections.abc import Sequence
-
-    from core.ports import Change
     from handler.local import resume_left_runs
     from infra.providers.router import ModelRouter
-    from tests.fakes import ScriptedModel
+    from tests.fakes import Killed, Mortal, ScriptedModel
 
     path = tmp_path / "letta.sqlite3"
     settings = local_store(Settings(sqlite_path=path))
     offline = ModelRouter(settings)
 
-    class DyingStore(SQLiteStore):
-        dead = False
-
-        def write(self, tenant: str, changes: Sequence[Change]) -> None:
-            if self.dead:
-                raise _Killed()
-            super().write(tenant, changes)
+    class DyingStore(Mortal, SQLiteStore):
+        """make run's store, in a process that can die."""
 
     store = DyingStore(path)
 
     def die(request: Any) -> Any:
         store.dead = True
-        raise _Killed()
+        raise Killed()
 
     first = build_services(settings, store, model=ScriptedModel(offline.complete, die))
     with TestClient(create_app(first)) as client:

@@ -5,18 +5,17 @@
 On the server's offline model (it stores what it is asked to remember): an agent whose
 `memory_insert` needs approval pauses its round_robin group; the approval (sent through
 `groups.messages.create`) lets the agent finish and the later members speak. A supervisor
-whose manager needs approval finishes its turn after the approval, its workers not asked
-again. Exits non-zero with the failed check.
+whose broadcast needs approval asks its workers once it is approved, and answers with their
+replies. Exits non-zero with the failed check.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
+import json
 import sys
 from typing import Any
 
-from crud_scenario import Checks, describe
+from crud_scenario import Checks, run_steps
 from letta_client import Letta
 
 CAREFUL = [{"type": "requires_approval", "tool_name": "memory_insert"}]
@@ -56,7 +55,8 @@ def round_robin(client: Letta, check: Checks, created: list[tuple[str, str]]) ->
 
 
 def supervisor(client: Letta, check: Checks, created: list[tuple[str, str]]) -> None:
-    boss = client.agents.create(name="boss", memory_blocks=MEMORY, tool_rules=CAREFUL)
+    careful = [{"type": "requires_approval", "tool_name": "send_message_to_all_agents_in_group"}]
+    boss = client.agents.create(name="boss", tool_rules=careful)
     wes = client.agents.create(name="wes")
     val = client.agents.create(name="val")
     created += [("agent", a.id) for a in (boss, wes, val)]
@@ -67,49 +67,19 @@ def supervisor(client: Letta, check: Checks, created: list[tuple[str, str]]) -> 
     )
     created.append(("group", group.id))
 
-    paused = client.groups.messages.create(group.id, input="remember: the deadline is friday")
-    check.eq(paused.stop_reason.stop_reason, "requires_approval", "the manager pauses")
+    paused = client.groups.messages.create(group.id, input="how long will it take?")
+    check.eq(paused.stop_reason.stop_reason, "requires_approval", "the broadcast waits")
     resumed = approve(client, group.id, paused)
     check.eq(resumed.stop_reason.stop_reason, "end_turn", "supervisor after the approval")
+    results = [m for m in resumed.messages if m.message_type == "tool_return_message"]
+    check.eq(len(results), 1, "one broadcast result")
+    entries = json.loads(results[0].tool_return)
+    check.eq([e["name"] for e in entries], ["wes", "val"], "each worker answered the broadcast")
     check.eq(resumed.messages[-1].message_type, "assistant_message", "the manager answers")
-    check.eq(
-        {m.name for m in resumed.messages if m.message_type == "assistant_message"},
-        {"boss"},
-        "only the manager speaks after the approval (its workers answered already)",
-    )
-    transcript = client.groups.messages.list(group.id, order="asc", limit=50).items
-    worker_replies = [
-        m.name for m in transcript if m.message_type == "assistant_message" and m.name != "boss"
-    ]
-    check.eq(sorted(worker_replies), ["val", "wes"], "each worker answered once")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8283")
-    parser.add_argument("--api-key", default=None, help="bearer key, when the server wants one")
-    args = parser.parse_args(argv)
-    client = Letta(
-        base_url=args.base_url.rstrip("/"),
-        api_key=args.api_key,
-        max_retries=0,
-        timeout=120.0,
-        _strict_response_validation=True,
-    )
-    check = Checks()
-    created: list[tuple[str, str]] = []
-    failed = False
-    try:
-        round_robin(client, check, created)
-        supervisor(client, check, created)
-    except Exception as exc:  # every failure is reported, then exit 1
-        failed = True
-        print(f"FAIL: {describe(exc)}", flush=True)
-    for kind, resource_id in reversed(created):
-        with contextlib.suppress(Exception):
-            (client.groups if kind == "group" else client.agents).delete(resource_id)
-    print(f"sdk approvals scenario: {check.passed} passed, {int(failed)} failed", flush=True)
-    return 1 if failed else 0
+    return run_steps("sdk approvals scenario", __doc__ or "", [round_robin, supervisor], argv)
 
 
 if __name__ == "__main__":

@@ -711,6 +711,51 @@ def describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)).rstrip()
 
 
+Step = Callable[[Letta, "Checks", list[tuple[str, str]]], None]
+
+
+def run_steps(
+    name: str,
+    doc: str,
+    steps: list[Step],
+    argv: list[str] | None = None,
+    *,
+    client_options: Callable[[argparse.Namespace], dict[str, Any]] | None = None,
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """A small scenario's main: parse --base-url/--api-key (and `arguments`), run each
+    step with a strict client (or `client_options`), report every failure, delete what the
+    steps recorded in `created` ("group" or "agent", id), print the tally line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8283")
+    parser.add_argument("--api-key", default=None, help="bearer key, when the server wants one")
+    if arguments is not None:
+        arguments(parser)
+    args = parser.parse_args(argv)
+    base = {"base_url": args.base_url.rstrip("/"), "api_key": args.api_key}
+    options = (
+        client_options(args)
+        if client_options
+        else {"max_retries": 0, "timeout": 120.0, "_strict_response_validation": True}
+    )
+    client = Letta(**base, **options)
+    check = Checks()
+    created: list[tuple[str, str]] = []
+    failed = False
+    try:
+        for step in steps:
+            step(client, check, created)
+    except Exception as exc:  # every failure is reported, then exit 1
+        failed = True
+        print(f"FAIL: {describe(exc)}", flush=True)
+    cleanup = Letta(**base, timeout=60.0)
+    for kind, resource_id in reversed(created):
+        with contextlib.suppress(Exception):
+            (cleanup.groups if kind == "group" else cleanup.agents).delete(resource_id)
+    print(f"{name}: {check.passed} passed, {int(failed)} failed", flush=True)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8283")

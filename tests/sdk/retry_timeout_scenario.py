@@ -12,10 +12,9 @@ the failed check.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
-from crud_scenario import Checks, describe
+from crud_scenario import Checks, run_steps
 from letta_client import Letta
 
 REPLY = ["reasoning_message", "assistant_message"]
@@ -50,27 +49,18 @@ def run(client: Letta, check: Checks, created: list[tuple[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8283")
-    parser.add_argument("--api-key", default=None, help="bearer key, when the server wants one")
-    parser.add_argument("--timeout", type=float, default=1.0, help="client timeout, seconds")
-    args = parser.parse_args(argv)
+    def timeout(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--timeout", type=float, default=1.0, help="client timeout, s")
+
     # Default settings but the timeout: max_retries stays the SDK's own (2).
-    client = Letta(base_url=args.base_url.rstrip("/"), api_key=args.api_key, timeout=args.timeout)
-    check = Checks()
-    created: list[tuple[str, str]] = []
-    failed = False
-    try:
-        run(client, check, created)
-    except Exception as exc:  # every failure is reported, then exit 1
-        failed = True
-        print(f"FAIL: {describe(exc)}", flush=True)
-    cleanup = Letta(base_url=args.base_url.rstrip("/"), api_key=args.api_key, timeout=60)
-    for kind, resource_id in reversed(created):
-        with contextlib.suppress(Exception):
-            (cleanup.groups if kind == "group" else cleanup.agents).delete(resource_id)
-    print(f"sdk retry timeout scenario: {check.passed} passed, {int(failed)} failed", flush=True)
-    return 1 if failed else 0
+    return run_steps(
+        "sdk retry timeout scenario",
+        __doc__ or "",
+        [run],
+        argv,
+        client_options=lambda args: {"timeout": args.timeout},
+        arguments=timeout,
+    )
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ the failed check.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import sys
 
-from crud_scenario import Checks, describe
+from crud_scenario import Checks, run_steps
 from letta_client import Letta
 
 REPLY = ["reasoning_message", "assistant_message"]
@@ -51,30 +49,7 @@ def run(client: Letta, check: Checks, created: list[tuple[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8283")
-    parser.add_argument("--api-key", default=None, help="bearer key, when the server wants one")
-    args = parser.parse_args(argv)
-    client = Letta(
-        base_url=args.base_url.rstrip("/"),
-        api_key=args.api_key,
-        max_retries=0,
-        timeout=120.0,
-        _strict_response_validation=True,
-    )
-    check = Checks()
-    created: list[tuple[str, str]] = []
-    failed = False
-    try:
-        run(client, check, created)
-    except Exception as exc:  # every failure is reported, then exit 1
-        failed = True
-        print(f"FAIL: {describe(exc)}", flush=True)
-    for kind, resource_id in reversed(created):
-        with contextlib.suppress(Exception):
-            (client.groups if kind == "group" else client.agents).delete(resource_id)
-    print(f"sdk stream pings scenario: {check.passed} passed, {int(failed)} failed", flush=True)
-    return 1 if failed else 0
+    return run_steps("sdk stream pings scenario", __doc__ or "", [run], argv)
 
 
 if __name__ == "__main__":

@@ -88,26 +88,30 @@ def test_a_denied_call_lets_the_pattern_go_on_too(env: Groups) -> None:
     assert "tea" not in block.value
 
 
-def test_a_supervisors_manager_finishes_its_turn_after_an_approval(env: Groups) -> None:
-    boss = env.agent("boss", memory_blocks=[{"label": "human", "value": ""}], tool_rules=CAREFUL)
+def test_a_supervisor_whose_broadcast_needs_approval_gets_its_workers_replies_after_it(
+    env: Groups,
+) -> None:
+    broadcast = "send_message_to_all_agents_in_group"
+    boss = env.agent("boss", tool_rules=[{"type": "requires_approval", "tool_name": broadcast}])
     workers = [env.agent("wes"), env.agent("val")]
     env.model.script("wes", reply("wes: 3 days"))
     env.model.script("val", reply("val: 2 days"))
-    broadcast = call(
-        "send_message_to_all_agents_in_group", json.dumps({"message": "estimate?"}), "ask"
-    )
-    env.model.script(
-        "boss", broadcast, call("memory_insert", INSERT, thought="note it"), reply("3 days")
-    )
+    ask = call(broadcast, json.dumps({"message": "estimate?"}), "ask the team")
+    env.model.script("boss", ask, reply("About 3 days.", thought="wes is slower"))
     group = env.group(workers, manager_type="supervisor", manager_agent_id=boss)
     paused = env.send(group, "how long?")
     assert paused.stop_reason.stop_reason == "requires_approval"
+    assert env.model.order == ["boss"]  # nobody was asked yet
 
     resumed = _approve(env, group, paused, approve=True)
 
     assert resumed.stop_reason.stop_reason == "end_turn"
-    assert [m.message_type for m in resumed.messages][:2] == APPROVAL_KINDS
-    assert resumed.messages[-1].message_type == "assistant_message"
-    assert env.model.order.count("wes") == 1 and env.model.order.count("val") == 1
+    kinds = [m.message_type for m in resumed.messages]
+    assert kinds[0] == "approval_response_message"
+    result = next(m for m in resumed.messages if m.message_type == "tool_return_message")
+    entries = json.loads(result.tool_return)  # type: ignore[attr-defined]
+    assert [e["response"] for e in entries] == ["wes: 3 days", "val: 2 days"]
+    assert kinds[-1] == "assistant_message"
+    assert sorted(env.model.order) == ["boss", "boss", "val", "wes"]
     # The workers' replies reached the boss through its tool: they are not relayed again.
     assert env.group_record(group).seen[boss] == env.group_record(group).next_transcript_seq - 1

@@ -6,7 +6,7 @@ as an uninterrupted send would."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,13 +14,12 @@ import pytest
 from core.errors import ConflictError
 from core.groups.engine import GroupEngine
 from core.llm import ChatRequest, ChatResponse
-from core.ports import Change
 from core.runtime.agent_loop import AgentLoop
 from core.schemas.messages import LettaRequest, LettaResponse
 from core.services.agents import AgentService
 from core.services.group_messages import GroupMessageService
 from core.services.groups import GroupService
-from tests.fakes import FakeClock, InMemoryStore, RecordingMetrics
+from tests.fakes import FakeClock, Killed, MortalStore, RecordingMetrics
 from tests.normalize import normalized
 from tests.unit.groups.conftest import (
     TENANT,
@@ -33,23 +32,6 @@ from tests.unit.groups.conftest import (
 )
 
 BROADCAST = "send_message_to_all_agents_in_group"
-
-
-class Killed(BaseException):
-    """The function was stopped: nothing after this point runs, not even a `finally`'s write."""
-
-
-class MortalStore(InMemoryStore):
-    """A store whose process can die: once `dead`, every write fails as the process would."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dead = False
-
-    def write(self, tenant: str, changes: Sequence[Change]) -> None:
-        if self.dead:
-            raise Killed()
-        super().write(tenant, changes)
 
 
 class Harness(Groups):
