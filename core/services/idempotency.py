@@ -28,7 +28,7 @@ from core.errors import ConcurrentModificationError, ConflictError, InvalidInput
 from core.persistence.retry import optimistic
 from core.ports import Clock, Delete, Put, Store
 from core.records import IdempotencyRecord
-from core.schemas.messages import LettaRequest, MessageCreate
+from core.schemas.messages import LettaMessage, LettaRequest, LettaResponse, MessageCreate
 
 A = TypeVar("A", bound=BaseModel)
 
@@ -106,6 +106,30 @@ class Idempotency:
         if record.status == "done":
             return answer.model_validate(record.response)
         return self._send_as(tenant, record, send)
+
+    def run_stream(
+        self,
+        tenant: str,
+        scope: str,
+        key: str | None,
+        req: LettaRequest,
+        send: Callable[[Callable[[list[LettaMessage]], None]], LettaResponse],
+        emit: Callable[[list[LettaMessage]], None],
+        attempt: int | None = None,
+    ) -> LettaResponse:
+        """`run` for a streamed send: a retry that gets the stored response emits its
+        messages, so the stream a retry reads is the stream the first attempt sent."""
+        emitted = False
+
+        def tracked(messages: list[LettaMessage]) -> None:
+            nonlocal emitted
+            emitted = True
+            emit(messages)
+
+        response = self.run(tenant, scope, key, req, lambda: send(tracked), LettaResponse, attempt)
+        if not emitted and response.messages:
+            emit(list(response.messages))
+        return response
 
     def _send_as(self, tenant: str, record: IdempotencyRecord, send: Callable[[], A]) -> A:
         """Run the send the record stands for, then keep its response there."""

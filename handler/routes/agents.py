@@ -22,6 +22,7 @@ from core.schemas.runs import CancelRunsRequest, Run
 from core.services.agents import AgentFilter
 from core.services.idempotency import key_for
 from core.services.run_views import RunFilter
+from handler.composition import Services
 from handler.deps import (
     AgentIdPath,
     BlockIdPath,
@@ -140,10 +141,7 @@ async def send_message(
     runs in the thread pool, as it would in a sync route."""
     services.metrics.count("Sends", target="agent", mode="stream" if body.streaming else "sync")
     if body.streaming:
-        return await stream_send(
-            lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
-            ping_s=services.settings.sse_ping_s,
-        )
+        return await _stream(services, tenant, agent_id, body, attempt, idempotency_key)
     return await run_in_threadpool(
         services.idempotency.run,
         tenant,
@@ -158,11 +156,37 @@ async def send_message(
 
 @router.post("/{agent_id}/messages/stream")
 async def create_agent_message_stream(
-    agent_id: AgentIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
+    agent_id: AgentIdPath,
+    body: LettaStreamingRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    attempt: RetryAttempt,
+    idempotency_key: IdempotencyKey = None,
 ) -> EventSourceResponse:
     services.metrics.count("Sends", target="agent", mode="stream")
+    return await _stream(services, tenant, agent_id, body, attempt, idempotency_key)
+
+
+async def _stream(
+    services: Services,
+    tenant: str,
+    agent_id: str,
+    body: LettaStreamingRequest,
+    attempt: int | None,
+    idempotency_key: str | None,
+) -> EventSourceResponse:
+    """The agent's send as SSE; a retry with the same key streams the first attempt's
+    messages instead of sending again."""
     return await stream_send(
-        lambda emit: services.agent_messages.send(tenant, agent_id, body, emit),
+        lambda emit: services.idempotency.run_stream(
+            tenant,
+            f"agent-stream:{agent_id}",
+            key_for(idempotency_key, body),
+            body,
+            lambda tracked: services.agent_messages.send(tenant, agent_id, body, tracked),
+            emit,
+            attempt,
+        ),
         ping_s=services.settings.sse_ping_s,
     )
 

@@ -62,13 +62,31 @@ def send_group_message(
 
 @router.post("/{group_id}/messages/stream")
 async def send_group_message_streaming(
-    group_id: GroupIdPath, body: LettaStreamingRequest, services: ServicesDep, tenant: TenantDep
+    group_id: GroupIdPath,
+    body: LettaStreamingRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    attempt: RetryAttempt,
+    idempotency_key: IdempotencyKey = None,
 ) -> EventSourceResponse:
     """Server-sent events: a frame per message as it is produced, then the stop reason, the
-    usage and [DONE]. Errors before the first frame are ordinary HTTP errors."""
+    usage and [DONE]. Errors before the first frame are ordinary HTTP errors. A retry with
+    the same key streams the first attempt's messages instead of sending again."""
     services.metrics.count("Sends", target="group", mode="stream")
+    scope, key = f"group-stream:{group_id}", key_for(idempotency_key, body)
+    journal_key = resume_key(scope, key, attempt, body)
     return await stream_send(
-        lambda emit: services.group_messages.send(tenant, group_id, body, emit=emit),
+        lambda emit: services.idempotency.run_stream(
+            tenant,
+            scope,
+            key,
+            body,
+            lambda tracked: services.group_messages.send(
+                tenant, group_id, body, emit=tracked, key=journal_key
+            ),
+            emit,
+            attempt,
+        ),
         ping_s=services.settings.sse_ping_s,
     )
 

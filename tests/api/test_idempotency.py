@@ -86,3 +86,26 @@ def test_records_carry_a_ttl_attribute(api: Api) -> None:
     items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
     kept = [i for i in items if i["kind"]["S"] == IdempotencyRecord.KIND]
     assert kept and all(int(i["expires_at"]["N"]) > datetime.now(UTC).timestamp() for i in kept)
+
+
+def _frames(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_a_retried_stream_replays_the_first_attempts_frames_and_sends_once(api: Api) -> None:
+    agent = api.agent("streamer")
+    group = api.group([agent["id"]])
+    key = {"Idempotency-Key": "stream-once"}
+    routes = [
+        f"/v1/groups/{group['id']}/messages/stream",
+        f"/v1/agents/{agent['id']}/messages/stream",
+    ]
+    for route in routes:
+        first = api.client.post(route, json={"input": "hello"}, headers=key)
+        again = api.client.post(route, json={"input": "hello"}, headers=key)
+        assert first.status_code == again.status_code == 200
+        assert _frames(again.text) == _frames(first.text)  # the same messages, ids included
+        assert _frames(first.text)[-1] == "data: [DONE]" and len(_frames(first.text)) > 3
+    listed = api.ok("GET", f"/v1/agents/{agent['id']}/messages", params={"limit": 100})
+    said = [m for m in listed if m["message_type"] == "user_message"]
+    assert len(said) == 2  # once through the group, once directly: no retry sent again
