@@ -67,3 +67,14 @@ class ConcurrentModificationError(ConflictError):
 
 class UnauthorizedError(DomainError):
     """Missing or unknown credentials (HTTP 401)."""
+
+
+QUOTE_CHARS = 64
+"""The most of any input an error message repeats (a cursor, a name, a value)."""
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """`value` as `repr` shows it, cut to a short prefix: error bodies must stay small and
+    never carry back whatever a caller sent (a 10 MB string, a secret pasted by mistake)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"

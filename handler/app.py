@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from handler.composition import Services, build_services
+from handler.deps import authenticate
 from handler.errors import install_error_handlers
 from handler.json_default import DefaultJsonContentType
+from handler.request_limits import RequestLimits
 from handler.routes import agents, blocks, group_messages, groups, health, runs
+from handler.routing import TrailingSlashOptional
 from infra.settings import get_settings
 
 
@@ -21,6 +24,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services or build_services(get_settings())
     install_error_handlers(app)
     app.add_middleware(DefaultJsonContentType)
+    app.add_middleware(TrailingSlashOptional)
+    app.add_middleware(RequestLimits, authenticate=authenticate)  # outermost: first to run
     for module in (agents, blocks, groups, group_messages, health, runs):
         app.include_router(module.router)
     return app

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from core import ids
 from core.errors import UnauthorizedError
@@ -111,3 +112,11 @@ IdempotencyKey = Annotated[
         "running again (messages that all carry an otid work the same way).",
     ),
 ]
+
+
+async def authenticate(request: Request) -> str:
+    """The caller's tenant from the headers alone, for checks that run before routing
+    (handler.request_limits answers 401 before it looks at a body)."""
+    bearer = await bearer_scheme(request)
+    api_key = await api_key_scheme(request)
+    return await run_in_threadpool(get_tenant, get_services(request), bearer, api_key)

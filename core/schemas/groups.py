@@ -6,13 +6,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from core.errors import BadRequestError, InvalidInputError
+from core.errors import BadRequestError, InvalidInputError, quote
 from core.ids import AgentId, BlockId
 
 ManagerType = Literal["round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime"]
 DEFAULT_TERMINATION_TOKEN = "DONE!"
 
-Turns = Annotated[int, Field(ge=1)]
+MAX_TURNS = 100
+"""Turns one send may take: a bound, so no group can send forever (Letta has none)."""
+Turns = Annotated[int, Field(ge=1, le=MAX_TURNS)]
 Frequency = Annotated[int, Field(ge=0)]
 BufferLength = Annotated[int, Field(ge=0)]
 
@@ -110,7 +112,7 @@ def parse_manager_update(data: dict[str, Any], current_type: str) -> BaseModel:
     if data["manager_type"] != current_type:
         raise BadRequestError(
             f"Cannot change manager_type from {current_type!r} to "
-            f"{data['manager_type']!r}; create a new group instead."
+            f"{quote(data['manager_type'])}; create a new group instead."
         )
     try:
         return _MANAGER_UPDATE.validate_python(data)
