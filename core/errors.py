@@ -78,3 +78,12 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     never carry back whatever a caller sent (a 10 MB string, a secret pasted by mistake)."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
+class ServiceUnavailableError(DomainError):
+    """The store is throttled or out of reach beyond its own retries (HTTP 503): nothing
+    is wrong with the request, and the same request may succeed after `retry_after_s`."""
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -19,6 +19,7 @@ from core.errors import (
     NotFoundError,
     PayloadTooLargeError,
     SendInterruptedError,
+    ServiceUnavailableError,
     UnauthorizedError,
     quote,
 )
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     InvalidInputError: 422,
+    ServiceUnavailableError: 503,
 }
 
 
@@ -50,13 +52,18 @@ def domain_error_response(error: DomainError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(error, SendInterruptedError):
         headers["x-should-retry"] = "false"
+    if isinstance(error, ServiceUnavailableError):
+        headers["Retry-After"] = str(error.retry_after_s)
     return JSONResponse({"detail": error.detail}, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_domain_error(_: Request, error: Exception) -> JSONResponse:
+    async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, DomainError)
-        return domain_error_response(error)
+        response = domain_error_response(error)
+        if response.status_code >= 500 and is_send(request):
+            response.headers["x-should-retry"] = "false"
+        return response
 
     async def on_http_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)

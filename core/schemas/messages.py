@@ -104,9 +104,7 @@ SendItem = Annotated[
 class LettaRequest(BaseModel):
     """Body of the send routes: exactly one of `messages` or `input`."""
 
-    messages: list[SendItem] | None = Field(
-        None, min_length=1, max_length=MAX_MESSAGES_PER_REQUEST
-    )
+    messages: list[SendItem] | None = Field(None, min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     input: str | list[ContentPart] | None = None
     max_steps: int = Field(50, ge=1, le=MAX_STEPS)
     use_assistant_message: bool = True

@@ -155,9 +155,7 @@ def test_turns_steps_and_messages_have_upper_bounds(client: TestClient, api: Api
     assert client.post(send, json={"messages": too_many}).status_code == 422
 
 
-def test_item_routes_answer_with_and_without_a_trailing_slash(
-    client: TestClient, api: Api
-) -> None:
+def test_item_routes_answer_with_and_without_a_trailing_slash(client: TestClient, api: Api) -> None:
     agent = api.agent("a")
     group = api.group([agent["id"]])
     for path in (f"/v1/agents/{agent['id']}", f"/v1/groups/{group['id']}", "/v1/groups/count"):
