@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 SAM ?= $(SAM_VENV)/bin/sam
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 
-.PHONY: run local-api test lint format clean build deploy
+.PHONY: run local-api test fuzz lint format clean build deploy
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ lint: $(VENV)/.test-installed
 
 test: lint $(SDK_VENV)/.installed
 	$(VENV)/bin/pytest
+
+# Schemathesis against the app's OpenAPI document, longer than `make test`'s pass (same
+# fixed seed; FUZZ_EXAMPLES examples per operation).
+fuzz: $(VENV)/.test-installed
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),100) $(VENV)/bin/pytest tests/api/test_fuzz.py
 
 format: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check --fix .

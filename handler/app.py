@@ -8,6 +8,7 @@ from handler.composition import Services, build_services
 from handler.deps import authenticate
 from handler.errors import install_error_handlers
 from handler.json_default import DefaultJsonContentType
+from handler.openapi import install_openapi
 from handler.request_limits import RequestLimits
 from handler.routes import agents, blocks, group_messages, groups, health, runs
 from handler.routing import TrailingSlashOptional
@@ -23,6 +24,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services or build_services(get_settings())
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(DefaultJsonContentType)
     app.add_middleware(TrailingSlashOptional)
     app.add_middleware(RequestLimits, authenticate=authenticate)  # outermost: first to run

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_serializer,
+    model_validator,
+)
 
 from core.schemas.agents import StopReasonType
 from core.schemas.content import ContentPart, TextContent, UserContentPart
@@ -72,6 +80,10 @@ Approval = Annotated[
 
 
 class ApprovalCreate(BaseModel):
+    # An item with a role is a MessageCreate (see _message_kind): saying so in the schema
+    # keeps the items' oneOf exact.
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["role"]}})
+
     type: Literal["approval"] = "approval"
     approvals: list[Approval] | None = None
     approve: bool | None = None
@@ -101,8 +113,28 @@ SendItem = Annotated[
 ]
 
 
+ONE_SOURCE: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["messages"],
+            "properties": {"messages": {"type": "array"}, "input": {"type": "null"}},
+        },
+        {
+            "required": ["input"],
+            "properties": {
+                "input": {"type": ["string", "array"]},
+                "messages": {"type": "null"},
+            },
+        },
+    ]
+}
+"""The one-of rule of a send body, as JSON Schema: `messages` or `input`, never both."""
+
+
 class LettaRequest(BaseModel):
     """Body of the send routes: exactly one of `messages` or `input`."""
+
+    model_config = ConfigDict(json_schema_extra=ONE_SOURCE)
 
     messages: list[SendItem] | None = Field(None, min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     input: str | list[ContentPart] | None = None
