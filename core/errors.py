@@ -87,3 +87,10 @@ class ServiceUnavailableError(DomainError):
     def __init__(self, detail: str, retry_after_s: int = 1) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+def some(items: list[str], most: int = 5) -> str:
+    """The first few of `items`, comma-separated, and how many more: an error naming ids a
+    caller sent stays short however many it sent."""
+    shown = ", ".join(items[:most])
+    return shown if len(items) <= most else f"{shown} and {len(items) - most} more"

@@ -182,3 +182,10 @@ def test_without_a_key_every_bad_body_is_a_401(settings: Settings) -> None:
     authorized = client.post("/v1/agents/", content=b"{not json", headers={"X-API-Key": "k1"})
     assert authorized.status_code == 422
     assert authorized.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_an_error_naming_many_unknown_ids_lists_only_a_few(client: TestClient) -> None:
+    ids = [f"agent-123e4567-e89b-42d3-8456-4266141{n:05d}" for n in range(40)]
+    response = client.post("/v1/groups/", json={"agent_ids": ids, "description": "g"})
+    assert response.status_code == 404
+    assert response.json()["detail"].endswith(f"{ids[4]} and 35 more")
