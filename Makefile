@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 SAM ?= $(SAM_VENV)/bin/sam
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 
-.PHONY: run local-api test lint format clean build deploy bench
+.PHONY: run local-api test fuzz lint format clean build deploy bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ test: lint $(SDK_VENV)/.installed
 # Not part of `make test`: it measures, it does not assert.
 bench: $(VENV)/.test-installed
 	$(VENV)/bin/python -m bench
+
+# Schemathesis against the app's OpenAPI document, longer than `make test`'s pass (same
+# fixed seed; FUZZ_EXAMPLES examples per operation).
+fuzz: $(VENV)/.test-installed
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),100) $(VENV)/bin/pytest tests/api/test_fuzz.py
 
 format: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check --fix .

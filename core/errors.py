@@ -67,3 +67,30 @@ class ConcurrentModificationError(ConflictError):
 
 class UnauthorizedError(DomainError):
     """Missing or unknown credentials (HTTP 401)."""
+
+
+QUOTE_CHARS = 64
+"""The most of any input an error message repeats (a cursor, a name, a value)."""
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """`value` as `repr` shows it, cut to a short prefix: error bodies must stay small and
+    never carry back whatever a caller sent (a 10 MB string, a secret pasted by mistake)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
+class ServiceUnavailableError(DomainError):
+    """The store is throttled or out of reach beyond its own retries (HTTP 503): nothing
+    is wrong with the request, and the same request may succeed after `retry_after_s`."""
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+def some(items: list[str], most: int = 5) -> str:
+    """The first few of `items`, comma-separated, and how many more: an error naming ids a
+    caller sent stays short however many it sent."""
+    shown = ", ".join(items[:most])
+    return shown if len(items) <= most else f"{shown} and {len(items) - most} more"

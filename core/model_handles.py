@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, quote
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,14 @@ def parse_handle(handle: str, loc: tuple[str | int, ...] = ("body", "model")) ->
     provider, sep, model = handle.partition("/")
     if not sep or not provider or not model:
         raise InvalidInputError(
-            f"Model handle {handle!r} must look like 'provider/model-name'.", loc
+            f"Model handle {quote(handle)} must look like 'provider/model-name'.", loc
         )
     if provider not in PROVIDERS:
         known = ", ".join(sorted(PROVIDERS))
         raise InvalidInputError(
-            f"Unknown model provider {provider!r} in {handle!r}; known providers: {known}.", loc
+            f"Unknown model provider {quote(provider)} in {quote(handle)}; known providers: "
+            f"{known}.",
+            loc,
         )
     return provider, model
 

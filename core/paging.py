@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
-from core.errors import BadRequestError
+from core.errors import BadRequestError, quote
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ def paginate(
 
 def unknown_cursor(name: str, value: str) -> BadRequestError:
     """The error for a cursor that names no item of the list (deleted, or from another list)."""
-    return BadRequestError(f"Cursor {name}={value!r} is not an item of this list.")
+    return BadRequestError(f"Cursor {name}={quote(value)} is not an item of this list.")
 
 
 def _position(positions: dict[str, int], cursor: str, name: str) -> int:

@@ -6,9 +6,13 @@ from fastapi import FastAPI
 
 from handler.auth import AuthenticateFirst
 from handler.composition import Services, build_services
+from handler.deps import authenticate
 from handler.errors import install_error_handlers
 from handler.json_default import DefaultJsonContentType
+from handler.openapi import install_openapi
+from handler.request_limits import RequestLimits
 from handler.routes import agents, blocks, group_messages, groups, health, runs
+from handler.routing import TrailingSlashOptional
 from infra.settings import get_settings
 
 
@@ -21,7 +25,10 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services or build_services(get_settings())
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(DefaultJsonContentType)
+    app.add_middleware(TrailingSlashOptional)
+    app.add_middleware(RequestLimits, authenticate=authenticate)
     # Added last, so it runs first: a request without a valid key reads nothing but headers.
     app.add_middleware(AuthenticateFirst)
     for module in (agents, blocks, groups, group_messages, health, runs):

@@ -126,7 +126,7 @@ def build_services(
         in_process.bind(runs.execute)
     lease = timedelta(seconds=settings.group_lease_s)
     engine = GroupEngine(store, clock, loop, background=runs, lease=lease, metrics=metrics)
-    group_messages = GroupMessageService(store, clock, engine)
+    group_messages = GroupMessageService(store, clock, engine, settings.send_deadline_s)
     agent_messages = AgentMessageService(store, clock, loop)
     cancellation = RunCancellation(store, clock)
     api_keys = ApiKeys(store, clock)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
 
 from core import ids
 from core.paging import MAX_PAGE_SIZE, PageRequest
@@ -108,3 +109,12 @@ def retry_attempt(
 
 
 RetryAttempt = Annotated[int | None, Depends(retry_attempt)]
+
+
+async def authenticate(request: Request) -> str:
+    """The caller's tenant from the headers alone, for checks that run before routing
+    (handler.request_limits; handler.auth.AuthenticateFirst has usually found it already)."""
+    bearer = await bearer_scheme(request)
+    api_key = await api_key_scheme(request)
+    services = get_services(request)
+    return await run_in_threadpool(get_tenant, request, services, bearer, api_key)

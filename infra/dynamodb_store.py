@@ -18,13 +18,16 @@ length of the history.
 from __future__ import annotations
 
 import builtins
+import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
+from pydantic import ValidationError
 
-from core.errors import ConcurrentModificationError
+from core.errors import ConcurrentModificationError, ServiceUnavailableError
 from core.filters import (
     ContainsText,
     Equals,
@@ -54,6 +57,19 @@ PROJECTED = "fv"
 """Marks an item written with its filter values beside it (see the module docstring)."""
 _BATCH_GET_LIMIT = 100
 _QUERY_PAGE = 100
+
+
+def load(kind: type[R], item: Mapping[str, Any]) -> R:
+    """The record an item holds. pydantic's JSON parser stops at 200 levels of nesting;
+    a document deeper than that (stored before requests were bounded) is read with the
+    standard parser instead, so it can still be shown, changed and deleted."""
+    doc = item["doc"]["S"]
+    try:
+        return kind.model_validate_json(doc)
+    except ValidationError as exc:
+        if not any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise
+        return kind.model_validate(json.loads(doc))
 
 
 def record_pk(tenant: str, kind: str, record_id: str) -> str:
@@ -97,6 +113,61 @@ class SerializedClient:
         return call
 
 
+UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+"""Error codes that say DynamoDB is throttling or failing, not that the request is wrong."""
+RETRY_AFTER_S = 2
+
+
+def unavailable(cause: Exception) -> ServiceUnavailableError:
+    return ServiceUnavailableError(
+        f"The database is throttled or unavailable ({type(cause).__name__}); retry shortly.",
+        RETRY_AFTER_S,
+    )
+
+
+class OutageAwareClient:
+    """A client whose throttling and outage errors, once botocore's own retries are spent,
+    arrive as ServiceUnavailableError (a 503 with Retry-After, not a 500)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.meta = client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except ClientError as exc:
+                if _is_outage(exc):
+                    raise unavailable(exc) from exc
+                raise
+            except (EndpointUnreachable, HTTPClientError) as exc:
+                raise unavailable(exc) from exc
+
+        return call
+
+
+def _is_outage(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in UNAVAILABLE_CODES:
+        return True
+    reasons = exc.response.get("CancellationReasons") or []
+    codes = {reason.get("Code") for reason in reasons} - {None, "None"}
+    return code == "TransactionCanceledException" and codes == {"ThrottlingError"}
+
+
 DYNAMODB_LIMITS = StoreLimits(
     max_changes_per_write=100, max_record_bytes=400_000, max_write_bytes=4_000_000
 )
@@ -115,7 +186,7 @@ class DynamoDBStore:
     def __init__(self, client: Any, table_name: str, *, query_page: int = _QUERY_PAGE) -> None:
         """`query_page` is how many index entries one filtered list query reads at most
         (DynamoDB's Limit counts entries before the filter); tests make it small."""
-        self._client = client
+        self._client = OutageAwareClient(client)
         self._table = table_name
         self._query_page = query_page
 
@@ -128,7 +199,7 @@ class DynamoDBStore:
 
     def get(self, tenant: str, kind: type[R], record_id: str) -> R | None:
         item = self._get_item(tenant, kind.KIND, record_id)
-        return kind.model_validate_json(item["doc"]["S"]) if item else None
+        return load(kind, item) if item else None
 
     def get_many(self, tenant: str, kind: type[R], record_ids: Sequence[str]) -> dict[str, R]:
         wanted = list(dict.fromkeys(record_ids))
@@ -140,7 +211,7 @@ class DynamoDBStore:
             while request:
                 answer = self._client.batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self._table, []):
-                    record = kind.model_validate_json(item["doc"]["S"])
+                    record = load(kind, item)
                     found[record.id] = record
                 request = answer.get("UnprocessedKeys") or {}
         return found
@@ -162,7 +233,7 @@ class DynamoDBStore:
         return window.take(
             record
             for item in items
-            for record in [kind.model_validate_json(item["doc"]["S"])]
+            for record in [load(kind, item)]
             if PROJECTED in item or matches(record, filters)
         )
 
@@ -218,7 +289,7 @@ class DynamoDBStore:
             if start_key:
                 args["ExclusiveStartKey"] = start_key
             answer = self._client.query(**args)
-            found.extend(kind.model_validate_json(i["doc"]["S"]) for i in answer.get("Items", []))
+            found.extend(load(kind, i) for i in answer.get("Items", []))
             start_key = answer.get("LastEvaluatedKey")
             if not start_key:
                 break
@@ -234,7 +305,7 @@ class DynamoDBStore:
             ConsistentRead=True,
         )
         item = answer.get("Item")
-        return kind.model_validate_json(item["doc"]["S"]) if item else None
+        return load(kind, item) if item else None
 
     def find_child(self, tenant: str, kind: type[C], child_id: str) -> C | None:
         answer = self._client.query(
@@ -245,7 +316,7 @@ class DynamoDBStore:
             Limit=1,
         )
         items = answer.get("Items", [])
-        return kind.model_validate_json(items[0]["doc"]["S"]) if items else None
+        return load(kind, items[0]) if items else None
 
     # -- writes --------------------------------------------------------------------------
 

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         description="How long a group send holds the group between two of its writes "
         "(above the function timeout, so a killed send frees the group soon after).",
     )
+    send_deadline_s: float = Field(
+        840.0,
+        gt=0,
+        description="Wall-clock seconds a group send may take: past them it stops before "
+        "its next turn with stop reason `cancelled`, keeping what it produced.",
+    )
     sse_ping_s: float = Field(
         15.0,
         gt=0,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from core.errors import NotFoundError
+from core.errors import NotFoundError, some
 from core.ports import Change, Clock, Delete, Put, Store
 from core.records import Record
 
@@ -42,7 +42,7 @@ class UnitOfWork:
         found = self.load_existing(kind, record_ids)
         if len(found) < len(record_ids):
             present = {r.id for r in found}
-            names = ", ".join(dict.fromkeys(i for i in record_ids if i not in present))
+            names = some(list(dict.fromkeys(i for i in record_ids if i not in present)))
             raise NotFoundError(f"{kind.KIND.capitalize()} not found: {names}")
         return found
 

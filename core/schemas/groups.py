@@ -12,7 +12,9 @@ from core.ids import AgentId, BlockId
 ManagerType = Literal["round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime"]
 DEFAULT_TERMINATION_TOKEN = "DONE!"
 
-Turns = Annotated[int, Field(ge=1)]
+MAX_TURNS = 100
+"""Turns one send may take: a bound, so no group can send forever (Letta has none)."""
+Turns = Annotated[int, Field(ge=1, le=MAX_TURNS)]
 Frequency = Annotated[int, Field(ge=0)]
 BufferLength = Annotated[int, Field(ge=0)]
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_serializer,
+    model_validator,
+)
 
 from core.schemas.agents import StopReasonType
 from core.schemas.content import ContentPart, TextContent, UserContentPart
@@ -25,6 +33,10 @@ MessageType = Literal[
 
 
 # -- request bodies ---------------------------------------------------------------------
+
+MAX_MESSAGES_PER_REQUEST = 50
+MAX_STEPS = 100
+"""Model steps one agent may take in one turn of a send (Letta's default is 50)."""
 
 
 class MessageCreate(BaseModel):
@@ -68,6 +80,10 @@ Approval = Annotated[
 
 
 class ApprovalCreate(BaseModel):
+    # An item with a role is a MessageCreate (see _message_kind): saying so in the schema
+    # keeps the items' oneOf exact.
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["role"]}})
+
     type: Literal["approval"] = "approval"
     approvals: list[Approval] | None = None
     approve: bool | None = None
@@ -84,12 +100,45 @@ def _is_approval(item: Any) -> bool:
     return isinstance(item, ApprovalCreate)
 
 
+def _message_kind(item: Any) -> str:
+    """An item is an approval only when it says so (`type`, or approval fields without a
+    role); anything else is read as a MessageCreate, so a bad or missing `role` is a 422
+    naming it instead of an empty approval."""
+    return "approval" if _is_approval(item) else "message"
+
+
+SendItem = Annotated[
+    Annotated[MessageCreate, Tag("message")] | Annotated[ApprovalCreate, Tag("approval")],
+    Discriminator(_message_kind),
+]
+
+
+ONE_SOURCE: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["messages"],
+            "properties": {"messages": {"type": "array"}, "input": {"type": "null"}},
+        },
+        {
+            "required": ["input"],
+            "properties": {
+                "input": {"type": ["string", "array"]},
+                "messages": {"type": "null"},
+            },
+        },
+    ]
+}
+"""The one-of rule of a send body, as JSON Schema: `messages` or `input`, never both."""
+
+
 class LettaRequest(BaseModel):
     """Body of the send routes: exactly one of `messages` or `input`."""
 
-    messages: list[MessageCreate | ApprovalCreate] | None = Field(None, max_length=50)
+    model_config = ConfigDict(json_schema_extra=ONE_SOURCE)
+
+    messages: list[SendItem] | None = Field(None, min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     input: str | list[ContentPart] | None = None
-    max_steps: int = Field(50, ge=1, le=1000)
+    max_steps: int = Field(50, ge=1, le=MAX_STEPS)
     use_assistant_message: bool = True
     assistant_message_tool_name: str = "send_message"
     assistant_message_tool_kwarg: str = "message"
@@ -98,26 +147,10 @@ class LettaRequest(BaseModel):
     override_model: str | None = None
     include_compaction_messages: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _tell_message_kinds_apart(cls, data: Any) -> Any:
-        """Items are MessageCreate or ApprovalCreate, told apart by `type` or by fields."""
-        if isinstance(data, dict) and isinstance(data.get("messages"), list):
-            data = dict(data)
-            data["messages"] = [
-                ApprovalCreate.model_validate(item)
-                if _is_approval(item) and isinstance(item, dict)
-                else item
-                for item in data["messages"]
-            ]
-        return data
-
     @model_validator(mode="after")
     def _exactly_one_source(self) -> LettaRequest:
         if (self.messages is None) == (self.input is None):
             raise ValueError("Provide exactly one of 'messages' or 'input'.")
-        if self.messages is not None and not self.messages:
-            raise ValueError("'messages' must not be empty.")
         return self
 
     @property

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import ids
-from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.errors import ConflictError, InvalidInputError, NotFoundError, quote
 from core.filters import ContainsText, Equals, Filter, HasAll, HasAny, matches
 from core.groups.lease import ensure_idle
 from core.model_handles import llm_config_for
@@ -288,5 +288,5 @@ def _dump_rules(req: AgentFields) -> list[dict[str, Any]] | None:
 def _tool_names_from_ids(tool_ids: list[str]) -> list[str]:
     missing = [t for t in tool_ids if t not in _TOOLS_BY_ID]
     if missing:
-        raise NotFoundError(f"Tool not found: {', '.join(missing)}")
+        raise NotFoundError(f"Tool not found: {quote(', '.join(missing))}")
     return [_TOOLS_BY_ID[t].name for t in tool_ids]

@@ -6,6 +6,7 @@ import builtins
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from core import ids
@@ -75,11 +76,24 @@ class RunHooks(Protocol):
     def should_stop(self) -> bool: ...
 
 
+DEFAULT_SEND_DEADLINE_S = 840.0
+"""Under the 900 s a worker or stream function may run: the send ends on its own terms."""
+
+
 class GroupMessageService:
-    def __init__(self, store: Store, clock: Clock, engine: GroupEngine) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        engine: GroupEngine,
+        send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+    ) -> None:
+        """`send_deadline_s`: wall-clock time after which a send stops before its next
+        turn, as `cancelled`, keeping what it produced (no send runs unbounded)."""
         self._store = store
         self._clock = clock
         self._engine = engine
+        self._send_deadline_s = send_deadline_s
 
     def send(
         self,
@@ -156,10 +170,9 @@ class GroupMessageService:
         block_ids = list(dict.fromkeys(b for a in prepared.agents.values() for b in a.block_ids))
         if block_ids:
             send.blocks.get_many(self._store, tenant, block_ids)
-        if run is not None:
-            send.should_stop = run.should_stop
-            if send.set_aside:  # an interrupted step of its dead attempt: no longer shown
-                run.forget(send.set_aside)
+        if run is not None and send.set_aside:
+            run.forget(send.set_aside)  # an interrupted step of its dead attempt: not shown
+        send.should_stop = self._stop_check(run)
         try:
             with not_replayable():
                 if prepared.approval is not None:
@@ -175,6 +188,20 @@ class GroupMessageService:
             stop_reason=LettaStopReason(stop_reason=send.stop_reason),
             usage=send.usage.to_wire(),
         )
+
+    def _stop_check(self, run: RunHooks | None) -> Callable[[], bool]:
+        """Asked before every turn: the Run was cancelled, or the deadline has passed."""
+        deadline = self._clock.now() + timedelta(seconds=self._send_deadline_s)
+
+        def should_stop() -> bool:
+            if self._clock.now() >= deadline:
+                logger.warning(
+                    "group send stopped at its deadline", extra={"deadline": str(deadline)}
+                )
+                return True
+            return run is not None and run.should_stop()
+
+        return should_stop
 
     def check(self, tenant: str, group_id: str, req: LettaRequest) -> GroupRecord:
         """Refuse a send the group cannot take now, as `send` would (404, 400, 409, 422,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import ids
-from core.errors import BadRequestError, InvalidInputError
+from core.errors import BadRequestError, InvalidInputError, some
 from core.filters import Equals, Filter
 from core.groups.lease import ensure_idle
 from core.groups.registry import pattern_for
@@ -168,7 +168,7 @@ def _check_shape(record: GroupRecord, most_members: int) -> None:
     membership rules of every group, then its pattern's own."""
     duplicates = sorted({a for a in record.agent_ids if record.agent_ids.count(a) > 1})
     if duplicates:
-        raise BadRequestError(f"Duplicate agent ids in agent_ids: {', '.join(duplicates)}")
+        raise BadRequestError(f"Duplicate agent ids in agent_ids: {some(list(duplicates))}")
     if len(record.agent_ids) > most_members:
         raise BadRequestError(f"A group has at most {most_members} members.")
     if record.manager_agent_id is not None and record.manager_agent_id in record.agent_ids:
