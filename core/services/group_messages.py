@@ -303,6 +303,22 @@ class GroupMessageService:
         )
         return render_page(records, page, options)
 
+    def member_view(
+        self,
+        tenant: str,
+        agent_id: str,
+        group_id: str,
+        page: PageRequest,
+        options: RenderOptions,
+    ) -> builtins.list[LettaMessage]:
+        """`GET /v1/agents/{agent_id}/messages?group_id=`: the group's whole conversation,
+        as every member holds it in Letta (here kept once, in the transcript); nothing for
+        an agent that is not in the group."""
+        group = self._store.get(tenant, GroupRecord, group_id)
+        if group is None or agent_id not in group.agent_ids_with_manager():
+            return []
+        return self.list(tenant, group_id, page, options)
+
     def reset(self, tenant: str, group_id: str) -> None:
         """Clear the group's conversation, as Letta does: the transcript, and the group's
         messages in each member's history (and so its context). Each member keeps its

@@ -235,5 +235,12 @@ def list_messages(
     tenant: TenantDep,
     page: Annotated[PageRequest, Depends(page_params(100, "desc"))],
     options: RenderDep,
+    group_id: Annotated[
+        str | None,
+        Query(description="Only the conversation of this group (the agent a member)."),
+    ] = None,
 ) -> list:
+    if group_id is not None:
+        services.agents.get(tenant, agent_id)  # 404 for an unknown agent
+        return services.group_messages.member_view(tenant, agent_id, group_id, page, options)
     return services.agent_messages.list(tenant, agent_id, page, options)
