@@ -8,7 +8,7 @@ in writes that each fit the store's limit.
 
 from __future__ import annotations
 
-from core.persistence.retry import optimistic
+from core.persistence.retry import patient
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store, record_bytes
 from core.records import AgentRecord, MessageRecord
@@ -62,7 +62,8 @@ class StepWriter:
         outcome: StepOutcome | None = None,
     ) -> AgentRecord:
         """One atomic write of records and the agent's counter. The first try starts from
-        the copy the turn holds (saving a read); a lost race reads the agent again."""
+        the copy the turn holds (saving a read); a lost race reads the agent again, patiently,
+        since overlapping runs of one agent all number their messages with its counter."""
 
         def write(attempt: int) -> AgentRecord:
             uow = UnitOfWork(self._store, tenant, self._clock)
@@ -85,4 +86,4 @@ class StepWriter:
             uow.commit()
             return agent
 
-        return optimistic(write, what=f"agent {known.id}")
+        return patient(write, what=f"agent {known.id}")
