@@ -276,3 +276,52 @@ def test_three_overlapping_runs_of_one_sleeptime_agent_all_complete(
     human = next(b for b in main["memory"]["blocks"] if b["label"] == "human")
     lines = ok(t.get(f"/v1/blocks/{human['id']}"))["value"].splitlines()
     assert sorted(lines[1:]) == sorted(f"fact {n} edit {k}" for n in range(3) for k in range(EDITS))
+
+
+# -- 5. voice ------------------------------------------------------------------------------------
+
+
+def test_a_voice_agent_with_sleeptime_hands_evicted_messages_to_its_sleeptime_agent(
+    t: Transport,
+) -> None:
+    main = new_agent(
+        t, "vera", agent_type="voice_convo_agent", enable_sleeptime=True, memory_blocks=[HUMAN]
+    )
+    group = main["multi_agent_group"]
+    assert group["manager_type"] == "voice_sleeptime"
+    assert (group["max_message_buffer_length"], group["min_message_buffer_length"]) == (30, 15)
+    assert sorted(tool["name"] for tool in main["tools"]) == ["search_memory", "send_message"]
+    [sleeper_id] = group["agent_ids"]
+    sleeper = ok(t.get(f"/v1/agents/{sleeper_id}"))
+    assert sleeper["agent_type"] == "voice_sleeptime_agent"
+    assert sorted(tool["name"] for tool in sleeper["tools"]) == [
+        "finish_rethinking_memory",
+        "rethink_user_memory",
+        "store_memories",
+    ]
+    # One bound at a time, as Letta allows: each update keeps the other's current value.
+    url = f"/v1/groups/{group['id']}"
+    lower = ok(t.patch(url, {"manager_config": {"min_message_buffer_length": 5}}))
+    assert (lower["max_message_buffer_length"], lower["min_message_buffer_length"]) == (30, 5)
+    upper = ok(t.patch(url, {"manager_config": {"max_message_buffer_length": 6}}))
+    assert (upper["max_message_buffer_length"], upper["min_message_buffer_length"]) == (6, 5)
+    status, body = t.patch(url, {"manager_config": {"min_message_buffer_length": 7}})
+    assert status == 400 and "greater than" in body["detail"], body
+
+    # Through the agent route: three messages a send (input, send_message call, its
+    # result), so the 3rd send passes 6 and the oldest leave, down to 5.
+    run_ids = [
+        agent_send(t, main["id"], f"Note {n}: bring snacks")["usage"]["run_ids"] for n in range(3)
+    ]
+    assert run_ids[:2] == [[], []] and len(run_ids[2]) == 1, run_ids
+    run = wait_run(t, run_ids[2][0])
+    assert (run["status"], run["agent_id"]) == ("completed", sleeper_id), run
+    used = [
+        m["tool_call"]["name"]
+        for m in ok(t.get(f"/v1/runs/{run['id']}/messages", limit=50))
+        if m["message_type"] == "tool_call_message"
+    ]
+    assert used == ["store_memories", "rethink_user_memory", "finish_rethinking_memory"]
+    human = next(b for b in main["memory"]["blocks"] if b["label"] == "human")
+    value = ok(t.get(f"/v1/blocks/{human['id']}"))["value"]
+    assert value.startswith("Name: Sam\n") and "Note 0" in value, value
