@@ -32,6 +32,7 @@ MESSAGES_SCENARIO = REPO_ROOT / "tests" / "sdk" / "messages_scenario.py"
 GROUPS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "groups_scenario.py"
 PINGS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "stream_pings_scenario.py"
 RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
+SLEEPTIME_SCENARIO = REPO_ROOT / "tests" / "sdk" / "sleeptime_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -192,3 +193,9 @@ def test_official_sdk_reads_streams_with_keep_alive_pings() -> None:
     frames; the SDK skips them and yields the same events."""
     with _serve(OFFLINE_MODEL_LATENCY_MS="300", SSE_PING_S="0.05") as server:
         _run_scenario(server, PINGS_SCENARIO)
+
+
+def test_official_sdk_sleeptime_scenario() -> None:
+    """A slow model (150 ms a call), so the sleeptime runs a send starts overlap."""
+    with _serve(OFFLINE_MODEL_LATENCY_MS="150") as server:
+        _run_scenario(server, SLEEPTIME_SCENARIO)
