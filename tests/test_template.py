@@ -42,6 +42,7 @@ EXPECTED_ROUTES = {
     ("POST", "/v1/agents/{agent_id}/messages/async"),
     ("POST", "/v1/agents/{agent_id}/messages/cancel"),
     ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"),
+    ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}"),
     ("POST", "/v1/blocks"),
     ("GET", "/v1/blocks"),
     ("GET", "/v1/blocks/{block_id}"),

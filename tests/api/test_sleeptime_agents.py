@@ -254,7 +254,7 @@ def test_three_overlapping_runs_of_one_sleeptime_agent_all_complete(
 
     def slow_edits(request: ChatRequest) -> ChatResponse:
         time.sleep(0.01)
-        fact = next(m.text for m in request.messages if m.role == "user")
+        fact = next(m.text for m in reversed(request.messages) if m.role == "user")
         step = steps_this_turn(request)
         if step < EDITS:
             return tool_call("memory_insert", label="human", new_str=f"{fact} edit {step}")
