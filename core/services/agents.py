@@ -191,6 +191,10 @@ class AgentService:
             record.block_ids = wanted
             detach_from_sleeptime_agents(uow, record, gone)
             attach_to_sleeptime_agents(uow, record, added)
+        if req.enable_sleeptime and not record.managed_group_ids:
+            # As Letta: turning sleeptime on for an agent that manages no group gives it
+            # its sleeptime agent and group now.
+            add_sleeptime_agent(uow, record, uow.load_existing(BlockRecord, record.block_ids))
         uow.touch(record)
         uow.commit()
         return agent_to_wire(uow, record)

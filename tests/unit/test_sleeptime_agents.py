@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from core.llm import ChatRequest, ChatResponse, ToolCall, Usage
+from core.paging import PageRequest
 from core.persistence.unit_of_work import UnitOfWork
 from core.records import AgentRecord, BlockRecord, GroupRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
-from core.schemas.agents import AgentState, CreateAgentRequest
+from core.schemas.agents import AgentState, CreateAgentRequest, UpdateAgent
 from core.services.agents import AgentService
 from tests.fakes import FakeClock, InMemoryStore, ScriptedModel
 
@@ -142,6 +143,19 @@ def test_deleting_the_main_agent_deletes_its_voice_sleeptime_agent_and_group(env
     env.agents.delete(TENANT, main.id)
     assert env.store.get(TENANT, GroupRecord, group_id) is None
     assert env.store.get(TENANT, AgentRecord, sleeper_id) is None
+
+
+def test_turning_sleeptime_on_later_makes_the_agent_and_group_once(env: Env) -> None:
+    main = env.create(name="late", memory_blocks=[HUMAN])
+    assert main.multi_agent_group is None
+    on = env.agents.update(TENANT, main.id, UpdateAgent(enable_sleeptime=True))
+    group = on.multi_agent_group
+    assert group is not None and group.manager_type == "sleeptime"
+    [sleeper_id] = group.agent_ids
+    assert env.record(AgentRecord, sleeper_id).block_ids == [b.id for b in main.memory.blocks]
+    again = env.agents.update(TENANT, main.id, UpdateAgent(enable_sleeptime=True))
+    assert again.multi_agent_group is not None and again.multi_agent_group.id == group.id
+    assert len(env.store.list(TENANT, GroupRecord, PageRequest(limit=10), ())) == 1
 
 
 # -- the rules at work -------------------------------------------------------------------------
