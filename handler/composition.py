@@ -127,7 +127,7 @@ def build_services(
     lease = timedelta(seconds=settings.group_lease_s)
     engine = GroupEngine(store, clock, loop, background=runs, lease=lease, metrics=metrics)
     group_messages = GroupMessageService(store, clock, engine, settings.send_deadline_s)
-    agent_messages = AgentMessageService(store, clock, loop)
+    agent_messages = AgentMessageService(store, clock, loop, groups=group_messages)
     cancellation = RunCancellation(store, clock)
     api_keys = ApiKeys(store, clock)
     return Services(

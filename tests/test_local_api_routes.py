@@ -148,6 +148,11 @@ def run_scenario(client: TestClient) -> Scenario:
         f"/v1/agents/{carol}/core-memory/blocks/notes",
     )
     s.call("GET", "/v1/blocks/{block_id}/agents", f"/v1/blocks/{block['id']}/agents")
+    s.call(
+        "PATCH",
+        "/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}",
+        f"/v1/agents/{carol}/core-memory/blocks/detach/{block['id']}",
+    )
     group = s.call(
         "POST", "/v1/groups", "/v1/groups/", json={"agent_ids": [alice, bob], "description": "d"}
     )

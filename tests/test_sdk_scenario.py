@@ -35,6 +35,7 @@ RUNS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "runs_scenario.py"
 RETRY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "retry_timeout_scenario.py"
 APPROVALS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "approvals_scenario.py"
 PARITY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "letta_parity_scenario.py"
+SLEEPTIME_SCENARIO = REPO_ROOT / "tests" / "sdk" / "sleeptime_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -219,3 +220,9 @@ def test_official_sdk_retries_of_a_slow_send_join_it_instead_of_doubling_it() ->
     1 s timeout: the SDK's own retries must get the first attempt's response, once."""
     with _serve(OFFLINE_MODEL_LATENCY_MS="700") as server:
         _run_scenario(server, RETRY_SCENARIO, "--timeout", "1.0")
+
+
+def test_official_sdk_sleeptime_scenario() -> None:
+    """A slow model (150 ms a call), so the sleeptime runs a send starts overlap."""
+    with _serve(OFFLINE_MODEL_LATENCY_MS="150") as server:
+        _run_scenario(server, SLEEPTIME_SCENARIO)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from pydantic import BaseModel
+
 from core.errors import BadRequestError
 from core.groups.engine import GroupEngine
 from core.groups.send import GroupSend
@@ -32,6 +34,11 @@ class GroupPattern(ABC):
         names in member order. Runs on create and modify, once the members are read.
         Most patterns accept any names."""
         return
+
+    def update(self, group: GroupRecord, manager: BaseModel) -> None:
+        """Apply a checked manager_config update: the fields it sets, null included."""
+        for field in manager.model_fields_set - {"manager_type"}:
+            setattr(group, field, getattr(manager, field))
 
     def check_send(self, group: GroupRecord) -> None:
         """Refuse a send this group cannot take (400); members must speak by default."""

@@ -4,6 +4,8 @@ context and go to the sleeptime agents as a background Run."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from core.errors import BadRequestError
 from core.groups.engine import GroupEngine
 from core.groups.main_agent import MainAgentAnswers
@@ -15,6 +17,7 @@ DEFAULT_MAX_BUFFER = 30
 DEFAULT_MIN_BUFFER = 15
 LOWEST_BUFFER = 4
 """Both bounds must be above this (Letta's rule)."""
+BOUNDS = ("max_message_buffer_length", "min_message_buffer_length")
 
 EVICTION_PROMPT = (
     "These messages are leaving the voice agent's context. Store what matters from them in "
@@ -28,6 +31,23 @@ class VoiceSleeptime(MainAgentAnswers):
     def configure(self, group: GroupRecord) -> None:
         super().configure(group)
         check_buffer(group.max_message_buffer_length, group.min_message_buffer_length)
+
+    def update(self, group: GroupRecord, manager: BaseModel) -> None:
+        """As Letta: a bound left out (or null) keeps its current value, so one bound can
+        change alone; a group created without bounds has the defaults as current values."""
+        sent = manager.model_fields_set - {"manager_type"}
+        for field in sent - set(BOUNDS):
+            setattr(group, field, getattr(manager, field))
+        changed = {f: getattr(manager, f) for f in BOUNDS if f in sent}
+        changed = {f: v for f, v in changed.items() if v is not None}
+        if not changed:
+            return
+        group.max_message_buffer_length = changed.get(
+            BOUNDS[0], group.max_message_buffer_length or DEFAULT_MAX_BUFFER
+        )
+        group.min_message_buffer_length = changed.get(
+            BOUNDS[1], group.min_message_buffer_length or DEFAULT_MIN_BUFFER
+        )
 
     def run(self, engine: GroupEngine, send: GroupSend) -> None:
         main = send.group.manager_agent_id or ""

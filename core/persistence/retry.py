@@ -8,6 +8,8 @@ names what was contended. Nothing gives up silently.
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -19,6 +21,12 @@ T = TypeVar("T")
 
 ATTEMPTS = 4
 """Tries per optimistic write; each rereads what it changes."""
+
+PATIENT_ATTEMPTS = 12
+"""Tries for a write that concurrent work is expected to contend for: the steps and memory
+edits of one agent's overlapping runs (sleeptime passes). See `patient`."""
+PATIENT_PAUSE_S = 0.005
+"""The first pause after a lost race of a patient write; it doubles (to 32x), randomised."""
 
 
 class ContendedError(ConflictError):
@@ -48,6 +56,20 @@ def optimistic(attempt: Callable[[int], T], *, what: str, attempts: int = ATTEMP
         f"({attempts} attempts); retry it.",
         contended,
     ) from last
+
+
+def patient(attempt: Callable[[int], T], *, what: str) -> T:
+    """`optimistic` for writes that overlapping work on one agent contends for: more tries,
+    each after a short random pause that grows, so that among writers which keep coming
+    back (runs taking step after step) none loses every race."""
+
+    def paused(number: int) -> T:
+        if number:
+            ceiling = PATIENT_PAUSE_S * 2 ** min(number - 1, 5)
+            time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not security
+        return attempt(number)
+
+    return optimistic(paused, what=what, attempts=PATIENT_ATTEMPTS)
 
 
 def retry_on_conflict(what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:

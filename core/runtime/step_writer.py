@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.persistence.retry import optimistic
+from core.persistence.retry import patient
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store, record_bytes
 from core.records import AgentRecord, MessageRecord
@@ -82,7 +82,8 @@ class StepWriter:
         finish: Finishing | None = None,
     ) -> AgentRecord:
         """One atomic write of records and the agent's counter. The first try starts from
-        the copy the turn holds (saving a read); a lost race reads the agent again."""
+        the copy the turn holds (saving a read); a lost race reads the agent again, patiently,
+        since overlapping runs of one agent all number their messages with its counter."""
 
         def write(attempt: int) -> AgentRecord:
             uow = UnitOfWork(self._store, tenant, self._clock)
@@ -111,7 +112,7 @@ class StepWriter:
             uow.commit()
             return agent
 
-        saved = optimistic(write, what=f"agent {known.id}")
+        saved = patient(write, what=f"agent {known.id}")
         if finish is not None and finish.options.finish is not None:
             finish.options.finish.committed()
         return saved

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.errors import ConflictError, PayloadTooLargeError
 from core.llm import ToolCall, ToolSpec
-from core.persistence.retry import optimistic
+from core.persistence.retry import patient
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import AgentRecord, BlockRecord, MessageRecord
@@ -140,7 +140,7 @@ class ToolExecutor:
                 return ToolResult.error(f"Edit not saved: {exc.detail}")
             return result
 
-        return optimistic(edit, what=f"the memory of agent {agent.id}")
+        return patient(edit, what=f"the memory of agent {agent.id}")
 
     def _searcher(self, tenant: str, agent: AgentRecord) -> Callable[[str, int], list[str]]:
         return lambda query, limit: self._search(tenant, agent.id, query, limit)

@@ -20,6 +20,10 @@ from core.runtime.memory import ToolError
 from core.tools.catalog import BUILTIN_TOOLS
 
 SEND_MESSAGE = "send_message"
+USER_MEMORY = "human"
+"""The block a voice sleeptime agent's rethink_user_memory rewrites (Letta's choice)."""
+SEARCH_MEMORY_HITS = 3
+"""Matches search_memory gives per keyword, as Letta's voice agent."""
 
 MEMORY_EDITING_TOOLS = frozenset(
     {
@@ -28,6 +32,7 @@ MEMORY_EDITING_TOOLS = frozenset(
         "memory_insert",
         "memory_replace",
         "memory_rethink",
+        "rethink_user_memory",
     }
 )
 """Tools that change memory blocks; their edits are committed with the blocks' versions."""
@@ -56,6 +61,12 @@ def execute(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
         return "Sent message successfully."
     if name == "memory_finish_edits":
         return "Finished editing memory."
+    if name == "finish_rethinking_memory":
+        return "Finished rethinking memory."
+    if name == "store_memories":
+        return _store_memories(args)
+    if name == "search_memory":
+        return _search_memory(args, ctx)
     if name == "conversation_search":
         hits = ctx.search(str(args["query"]), int(args.get("limit") or 5))
         return json.dumps(hits) if hits else "No results found."
@@ -67,7 +78,8 @@ def execute(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
 
 
 def _edit_memory(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
-    block = memory.block_by_label(ctx.blocks, str(args["label"]))
+    label = USER_MEMORY if name == "rethink_user_memory" else str(args["label"])
+    block = memory.block_by_label(ctx.blocks, label)
     if name == "core_memory_append":
         result = memory.append(block, str(args["content"]))
     elif name == "core_memory_replace":
@@ -83,3 +95,21 @@ def _edit_memory(name: str, args: dict[str, Any], ctx: ToolContext) -> str:
         result = memory.rethink(block, str(args["new_memory"]))
     ctx.touched.add(block.id)
     return result
+
+
+def _store_memories(args: dict[str, Any]) -> str:
+    """Letta files each chunk in archival memory; this service has none, so the synopses
+    stay in the calling agent's history (this call) and are acknowledged."""
+    chunks = args.get("chunks") or []
+    for chunk in chunks:
+        if not isinstance(chunk, dict) or not str(chunk.get("context") or "").strip():
+            raise ToolError("Each chunk needs start_index, end_index and a non-empty context.")
+    return f"Stored {len(chunks)} memory chunk(s)."
+
+
+def _search_memory(args: dict[str, Any], ctx: ToolContext) -> str:
+    """Letta's voice search: each keyword looked up in the agent's whole conversation
+    (messages that left its context included)."""
+    keywords = [str(k) for k in args.get("convo_keyword_queries") or [] if str(k).strip()]
+    found = {k: hits for k in keywords if (hits := ctx.search(k, SEARCH_MEMORY_HITS))}
+    return json.dumps({"convo_keyword_search_results": found}, indent=2)

@@ -166,6 +166,7 @@ class CreateAgentRequest(AgentFields):
     tools: list[str] | None = None
     include_base_tools: bool = True
     include_multi_agent_tools: bool = False
+    include_base_tool_rules: bool | None = None
 
 
 class UpdateAgent(AgentFields):

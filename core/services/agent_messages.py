@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from core.errors import BadRequestError, ConflictError, NotFoundError
 from core.paging import PageRequest
@@ -23,7 +24,19 @@ from core.schemas.messages import (
     MessageCreate,
 )
 from core.services.message_pages import page_of_children
+from core.services.sleeptime_agents import sleeptime_group_of
 from core.services.streaming import ResponseStream
+
+Emit = Callable[[list[LettaMessage]], None]
+
+
+class GroupSends(Protocol):
+    """core.services.group_messages.GroupMessageService, as far as the agent route needs
+    it: a send to a group (kept a protocol, since that module builds on this one)."""
+
+    def send(
+        self, tenant: str, group_id: str, req: LettaRequest, emit: Emit | None = None
+    ) -> LettaResponse: ...
 
 
 def render_options(req: LettaRequest) -> RenderOptions:
@@ -41,19 +54,30 @@ def render_options(req: LettaRequest) -> RenderOptions:
 
 
 class AgentMessageService:
-    def __init__(self, store: Store, clock: Clock, loop: AgentLoop) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, loop: AgentLoop, groups: GroupSends | None = None
+    ) -> None:
+        """`groups`: where a send to an agent with sleeptime enabled goes (its group)."""
         self._store = store
         self._clock = clock
         self._loop = loop
+        self._groups = groups
 
     def send(
         self,
         tenant: str,
         agent_id: str,
         req: LettaRequest,
-        emit: Callable[[list[LettaMessage]], None] | None = None,
+        emit: Emit | None = None,
     ) -> LettaResponse:
-        agent, prelude = self.prepare(tenant, agent_id, req)
+        """One turn of the agent; an agent made with `enable_sleeptime` answers through its
+        sleeptime group instead, as Letta's agent route does, so its sleeptime agents run
+        on the group's schedule (listed in `usage.run_ids`)."""
+        agent = self._load(tenant, agent_id)
+        group_id = self.sleeptime_group(tenant, agent)
+        if group_id is not None and self._groups is not None:
+            return self._groups.send(tenant, group_id, req, emit)
+        agent, prelude = self.prepare(tenant, agent_id, req, agent=agent)
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
         rendering = render_options(req)
         options = self.options(req)
@@ -97,25 +121,30 @@ class AgentMessageService:
         with not_replayable():
             return self._loop.run(tenant, agent_id, prelude, options)
 
+    def sleeptime_group(self, tenant: str, agent: AgentRecord | str) -> str | None:
+        """The sleeptime group a send to this agent goes through, if it has one."""
+        if isinstance(agent, str):
+            agent = self._load(tenant, agent)
+        return sleeptime_group_of(self._store, tenant, agent)
+
     def prepare(
-        self, tenant: str, agent_id: str, req: LettaRequest
+        self, tenant: str, agent_id: str, req: LettaRequest, *, agent: AgentRecord | None = None
     ) -> tuple[AgentRecord, list[MessageRecord]]:
         """Check the send and build its input records: the caller's messages, or the
-        answer to a pending approval (which runs the approved tool calls)."""
-        agent, approval = self.check(tenant, agent_id, req)
+        answer to a pending approval (which runs the approved tool calls). `agent`: the
+        record when the caller has just read it."""
+        agent, approval = self.check(tenant, agent_id, req, agent=agent)
         if approval is not None:
             records = self._loop.approval_records(tenant, agent, approval, self.options(req))
             return agent, records
         return agent, self._inputs(agent, req)
 
     def check(
-        self, tenant: str, agent_id: str, req: LettaRequest
+        self, tenant: str, agent_id: str, req: LettaRequest, *, agent: AgentRecord | None = None
     ) -> tuple[AgentRecord, ApprovalCreate | None]:
         """Refuse a send the agent cannot take now (404, 400, 409, 422, 413), changing
         nothing; returns the agent and the approval the send carries, if any."""
-        agent = self._store.get(tenant, AgentRecord, agent_id)
-        if agent is None:
-            raise NotFoundError(f"Agent not found: {agent_id}")
+        agent = agent or self._load(tenant, agent_id)
         items = req.as_messages()
         approvals = [m for m in items if isinstance(m, ApprovalCreate)]
         if approvals:
@@ -131,6 +160,12 @@ class AgentMessageService:
             )
         self._inputs(agent, req)
         return agent, None
+
+    def _load(self, tenant: str, agent_id: str) -> AgentRecord:
+        agent = self._store.get(tenant, AgentRecord, agent_id)
+        if agent is None:
+            raise NotFoundError(f"Agent not found: {agent_id}")
+        return agent
 
     def _inputs(self, agent: AgentRecord, req: LettaRequest) -> list[MessageRecord]:
         creates = [m for m in req.as_messages() if isinstance(m, MessageCreate)]

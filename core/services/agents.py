@@ -28,8 +28,18 @@ from core.services.agent_views import agent_to_wire
 from core.services.blocks import new_block_record
 from core.services.groups import GroupFilter, group_to_wire
 from core.services.links import attach_blocks, detach_blocks, remove_all
-from core.services.sleeptime_agents import add_sleeptime_agent, delete_owned_group
-from core.tools.catalog import BASE_TOOLS_BY_AGENT_TYPE, BUILTIN_TOOLS, SUPPORTED_AGENT_TYPES
+from core.services.sleeptime_agents import (
+    add_sleeptime_agent,
+    attach_to_sleeptime_agents,
+    delete_owned_group,
+    detach_from_sleeptime_agents,
+)
+from core.tools.catalog import (
+    BASE_TOOLS_BY_AGENT_TYPE,
+    BUILTIN_TOOLS,
+    SUPPORTED_AGENT_TYPES,
+    base_tool_rules,
+)
 
 _TOOLS_BY_ID = {tool.id: tool for tool in BUILTIN_TOOLS.values()}
 
@@ -107,6 +117,7 @@ class AgentService:
             )
         agent_id = ids.new_id(ids.AGENT)
         handle = self._handle_from(req) or self._default_model
+        tool_names = self._tool_names(req)
         record = AgentRecord(
             id=agent_id,
             created_at=self._clock.now(),
@@ -116,8 +127,8 @@ class AgentService:
             model=handle,
             llm_config=self._llm_config(handle, req),
             embedding=req.embedding,
-            tool_names=self._tool_names(req),
-            tool_rules=_dump_rules(req),
+            tool_names=tool_names,
+            tool_rules=_rules_at_creation(req, tool_names),
             tags=list(req.tags or []),
             description=req.description,
             metadata=req.metadata,
@@ -174,20 +185,44 @@ class AgentService:
         record.echoed.update(_echoed(req, sent))
         if "block_ids" in sent:
             wanted = list(dict.fromkeys(req.block_ids or []))
-            gone = [b for b in record.block_ids if b not in wanted]
-            detach_blocks(uow, record, uow.load_existing(BlockRecord, gone))
+            gone = uow.load_existing(BlockRecord, [b for b in record.block_ids if b not in wanted])
+            added = uow.load_many(BlockRecord, [b for b in wanted if b not in record.block_ids])
+            detach_blocks(uow, record, gone)
             attach_blocks(uow, record, uow.load_many(BlockRecord, wanted))
             record.block_ids = wanted
+            detach_from_sleeptime_agents(uow, record, gone)
+            attach_to_sleeptime_agents(uow, record, added)
+        if req.enable_sleeptime and not record.managed_group_ids:
+            # As Letta: turning sleeptime on for an agent that manages no group gives it
+            # its sleeptime agent and group now.
+            add_sleeptime_agent(uow, record, uow.load_existing(BlockRecord, record.block_ids))
         uow.touch(record)
         uow.commit()
         return agent_to_wire(uow, record)
 
     @retry_on_conflict("the agent")
     def attach_block(self, tenant: str, agent_id: str, block_id: str) -> AgentState:
-        """Give the agent an existing block (a no-op if it already has it)."""
+        """Give the agent an existing block (a no-op if it already has it); its sleeptime
+        agents get it too, as Letta does."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         record = uow.load(AgentRecord, agent_id)
-        attach_blocks(uow, record, [uow.load(BlockRecord, block_id)])
+        block = uow.load(BlockRecord, block_id)
+        attach_blocks(uow, record, [block])
+        attach_to_sleeptime_agents(uow, record, [block])
+        uow.commit()
+        return agent_to_wire(uow, record)
+
+    @retry_on_conflict("the agent")
+    def detach_block(self, tenant: str, agent_id: str, block_id: str) -> AgentState:
+        """Take a block from the agent (404 if it does not hold it) and from its sleeptime
+        agents; the block itself stays."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        record = uow.load(AgentRecord, agent_id)
+        if block_id not in record.block_ids:
+            raise NotFoundError(f"No block with id '{block_id}' found for agent '{agent_id}'.")
+        blocks = uow.load_existing(BlockRecord, [block_id])
+        detach_blocks(uow, record, blocks)
+        detach_from_sleeptime_agents(uow, record, blocks)
         uow.commit()
         return agent_to_wire(uow, record)
 
@@ -277,6 +312,23 @@ def _echoed(req: AgentFields, sent: set[str]) -> dict[str, Any]:
     if "tool_exec_environment_variables" in sent and "secrets" not in sent:
         values["secrets"] = req.tool_exec_environment_variables
     return values
+
+
+def _rules_at_creation(
+    req: CreateAgentRequest, tool_names: list[str]
+) -> list[dict[str, Any]] | None:
+    """The caller's rules, then the agent type's base rules for the tools it holds (unless
+    `include_base_tool_rules` is false), as Letta adds them."""
+    rules = _dump_rules(req)
+    if req.include_base_tool_rules is False:
+        return rules
+    sent = {(r["type"], r["tool_name"]) for r in rules or []}
+    base = [
+        r
+        for r in base_tool_rules(req.agent_type, tool_names)
+        if (r["type"], r["tool_name"]) not in sent
+    ]
+    return [*(rules or []), *base] if base else rules
 
 
 def _dump_rules(req: AgentFields) -> list[dict[str, Any]] | None:

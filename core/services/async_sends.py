@@ -81,7 +81,11 @@ class AsyncSends:
         runs.register(GROUP_SEND, self._group_send, resumable=True)
 
     def agent(self, tenant: str, agent_id: str, req: LettaAsyncRequest) -> Run:
-        """Check the send as the synchronous route would, then start it as a Run."""
+        """Check the send as the synchronous route would, then start it as a Run (a send
+        to an agent with sleeptime enabled goes through its group, as the sync route)."""
+        group_id = self._agent_messages.sleeptime_group(tenant, agent_id)
+        if group_id is not None:
+            return self.group(tenant, group_id, req)
         self._check_callback(req)
         self._agent_messages.check(tenant, agent_id, req)
         job = {"kind": AGENT_SEND, "request": _body(req)}

@@ -109,8 +109,7 @@ class GroupService:
             record.agent_ids = list(req.agent_ids or [])
         if req.manager_config is not None:
             manager = parse_manager_update(req.manager_config, record.manager_type)
-            for field in manager.model_fields_set - {"manager_type"}:
-                setattr(record, field, getattr(manager, field))
+            pattern_for(record.manager_type).update(record, manager)
         _check_shape(record, max_members(self._store.limits))
         after = record.agent_ids_with_manager()
         for agent in uow.load_existing(AgentRecord, [a for a in before if a not in after]):

@@ -115,6 +115,13 @@ def retrieve_core_memory_block(
     return services.core_memory.block_of(tenant, agent_id, block_label)
 
 
+@router.patch("/{agent_id}/core-memory/blocks/detach/{block_id}", response_model=AgentState)
+def detach_core_memory_block(
+    agent_id: AgentIdPath, block_id: BlockIdPath, services: ServicesDep, tenant: TenantDep
+) -> AgentState:
+    return services.agents.detach_block(tenant, agent_id, block_id)
+
+
 @router.get("/{agent_id}/groups", response_model=list[Group])
 def list_groups_for_agent(
     agent_id: AgentIdPath,

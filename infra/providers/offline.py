@@ -5,7 +5,8 @@ itself and quotes the latest message it received, thinks aloud each turn, answer
 send_message when the agent type needs it, stores facts when told to remember something,
 broadcasts when lent the supervisor's tool, and plays the request's task: picks one of its
 choices ("choose"), summarises ("summarize"), writes what it learned into memory
-("remember"). The same request always gets the same response.
+("remember", then memory_finish_edits; a voice sleeptime agent stores, rethinks and
+finishes). The same request always gets the same response.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _BLOCK_LABEL = re.compile(
     r"^<([A-Za-z0-9_/\-]+) chars_current=\"\d+\" chars_limit=\"\d+\"(?!.*read_only)", re.M
 )
 _MEMORY_TOOLS = ("core_memory_append", "memory_insert")
+_VOICE_MEMORY_TOOLS = ("store_memories", "rethink_user_memory", "finish_rethinking_memory")
 _QUOTE_LIMIT = 200
 
 
@@ -51,6 +53,11 @@ class OfflineModel:
                 request, thought, "send_message_to_all_agents_in_group", {"message": latest}
             )
         writable = _writable_labels(request.system)
+        if tools & set(_VOICE_MEMORY_TOOLS):
+            return self._voice_memory(request, name, latest, used, writable)
+        finishing = used & set(_MEMORY_TOOLS) and "memory_finish_edits" not in used
+        if "memory_finish_edits" in tools and finishing:
+            return self._call(request, f"{name} is done editing memory.", "memory_finish_edits", {})
         memory_tool = next((t for t in _MEMORY_TOOLS if t in tools), None)
         wants_memory = request.task == "remember" or request.metadata.get("agent_type") in (
             "sleeptime_agent",
@@ -83,6 +90,42 @@ class OfflineModel:
         ):
             return self._call(request, thought, "send_message", {"message": reply})
         return self._answer(request, reply, thought)
+
+    def _voice_memory(
+        self,
+        request: ChatRequest,
+        name: str,
+        latest: str,
+        used: set[str | None],
+        writable: list[str],
+    ) -> ChatResponse:
+        """A voice sleeptime agent's pass, in the order its rules ask: store the evicted
+        lines, rethink the user's memory with what they said, finish."""
+        tools = {t.name for t in request.tools}
+        gist = _quote(_gist(latest), _QUOTE_LIMIT)
+        if "store_memories" in tools and "store_memories" not in used:
+            chunk = {"start_index": 0, "end_index": 0, "context": gist}
+            return self._call(
+                request,
+                f"{name} files the lines leaving context.",
+                "store_memories",
+                {"chunks": [chunk]},
+            )
+        rethinking = "rethink_user_memory" in tools and "rethink_user_memory" not in used
+        if rethinking and "human" in writable:
+            current = _block_value(request.system, "human")
+            new_memory = f"{current}\nLearned: {gist}" if current else f"Learned: {gist}"
+            return self._call(
+                request,
+                f"{name} rethinks what it knows about the user.",
+                "rethink_user_memory",
+                {"new_memory": new_memory},
+            )
+        if "finish_rethinking_memory" in tools:
+            return self._call(
+                request, f"{name} is done rethinking.", "finish_rethinking_memory", {}
+            )
+        return self._answer(request, f"{name} has nothing to store.", None)
 
     def complete_streaming(
         self, request: ChatRequest, on_delta: Callable[[str, str], None]
@@ -154,6 +197,13 @@ def _gist(text: str) -> str:
     lines = [line for line in body.splitlines() if line.strip()] if sep else []
     said = [line.split(": ", 1)[1] for line in lines if line.startswith("user: ")]
     return "; ".join(said or lines) or text
+
+
+def _block_value(system: str, label: str) -> str:
+    """A memory block's value as the system prompt shows it ("" when absent)."""
+    pattern = rf"^<{re.escape(label)} chars_current=.*?<value>\n(.*?)\n</value>"
+    found = re.search(pattern, system, re.M | re.S)
+    return found.group(1) if found else ""
 
 
 def _writable_labels(system: str) -> list[str]:

@@ -190,6 +190,9 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/v1/blocks/{block_id}/agents"): lambda c, w: c.get(
         f"/v1/blocks/{w.block['id']}/agents", params={"include_relationships": ["memory"]}
     ),
+    ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}"): lambda c, w: c.patch(
+        f"/v1/agents/{w.bob['id']}/core-memory/blocks/detach/{w.block['id']}"
+    ),
     ("POST", "/v1/blocks/"): lambda c, w: c.post(
         "/v1/blocks/",
         json={"label": "notes", "value": "x", "limit": 100, "metadata": {"a": 1}, "tags": ["t"]},

@@ -7,6 +7,7 @@ import pytest
 
 from core.errors import BadRequestError
 from core.records import AgentRecord
+from core.schemas.groups import GroupUpdate
 from tests.unit.groups.conftest import TENANT, Groups, check_usage_sums, reply, speakers
 
 
@@ -62,3 +63,62 @@ def test_buffer_bounds_are_checked_with_the_rule_that_failed(
     main = env.agent("voice")
     with pytest.raises(BadRequestError, match=rule):
         env.group([], manager_type="voice_sleeptime", manager_agent_id=main, **bounds)
+
+
+def _bounds(env: Groups, group_id: str) -> tuple[int | None, int | None]:
+    record = env.group_record(group_id)
+    return record.max_message_buffer_length, record.min_message_buffer_length
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"max_message_buffer_length": 40}, (40, 12)),
+        ({"min_message_buffer_length": 8}, (20, 8)),
+        ({"max_message_buffer_length": None}, (20, 12)),
+        ({"max_message_buffer_length": 30, "min_message_buffer_length": 25}, (30, 25)),
+    ],
+)
+def test_an_update_of_one_bound_keeps_the_other(
+    env: Groups, change: dict[str, int | None], expected: tuple[int, int]
+) -> None:
+    main = env.agent("voice")
+    group = env.group(
+        [],
+        manager_type="voice_sleeptime",
+        manager_agent_id=main,
+        max_message_buffer_length=20,
+        min_message_buffer_length=12,
+    )
+    env.groups.update(TENANT, group, GroupUpdate(manager_config=change))
+    assert _bounds(env, group) == expected
+
+
+def test_a_group_made_without_bounds_fills_the_other_from_the_defaults(env: Groups) -> None:
+    main = env.agent("voice")
+    first = env.group([], manager_type="voice_sleeptime", manager_agent_id=main)
+    second = env.group([], manager_type="voice_sleeptime", manager_agent_id=env.agent("v2"))
+    assert _bounds(env, first) == (None, None)
+    env.groups.update(TENANT, first, GroupUpdate(manager_config={"max_message_buffer_length": 50}))
+    env.groups.update(TENANT, second, GroupUpdate(manager_config={"min_message_buffer_length": 9}))
+    assert _bounds(env, first) == (50, 15)
+    assert _bounds(env, second) == (30, 9)
+
+
+def test_a_one_sided_update_still_obeys_the_rules(env: Groups) -> None:
+    main = env.agent("voice")
+    group = env.group(
+        [],
+        manager_type="voice_sleeptime",
+        manager_agent_id=main,
+        max_message_buffer_length=20,
+        min_message_buffer_length=12,
+    )
+    too_high = GroupUpdate(manager_config={"min_message_buffer_length": 25})
+    with pytest.raises(BadRequestError, match="greater than min"):
+        env.groups.update(TENANT, group, too_high)
+    with pytest.raises(BadRequestError, match="greater than 4"):
+        env.groups.update(
+            TENANT, group, GroupUpdate(manager_config={"min_message_buffer_length": 3})
+        )
+    assert _bounds(env, group) == (20, 12)
