@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from core.errors import BadRequestError, ConflictError, NotFoundError
+from core.groups.catch_up import mark_given, unseen
 from core.paging import PageRequest
 from core.persistence.retry import not_replayable
 from core.ports import Clock, Store
@@ -79,6 +80,8 @@ class AgentMessageService:
             return self._groups.send(tenant, group_id, req, emit)
         agent, prelude = self.prepare(tenant, agent_id, req, agent=agent)
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
+        prelude, reached = self.caught_up(tenant, agent, prelude)
+        own_inputs |= {r.id for r in prelude}  # group news are inputs too, not replies
         rendering = render_options(req)
         options = self.options(req)
         if emit is not None:
@@ -94,6 +97,7 @@ class AgentMessageService:
             options = replace(options, on_step=on_step, on_delta=on_delta if wants_tokens else None)
         with not_replayable():
             result = self._loop.run(tenant, agent_id, prelude, options)
+        self.given(tenant, agent_id, reached)
         usage = RequestUsage()
         usage.by_agent[agent_id] = result.usage
         produced = [r for r in result.messages if r.id not in own_inputs]
@@ -114,12 +118,15 @@ class AgentMessageService:
     ) -> TurnResult:
         """The same turn as `send`, as a Run executes it: every message tagged with the run,
         stopping between steps once the run is cancelled."""
-        _, prelude = self.prepare(tenant, agent_id, req)
+        agent, prelude = self.prepare(tenant, agent_id, req)
+        prelude, reached = self.caught_up(tenant, agent, prelude)
         for record in prelude:
             record.run_id = run_id
         options = replace(self.options(req), run_id=run_id, should_stop=should_stop)
         with not_replayable():
-            return self._loop.run(tenant, agent_id, prelude, options)
+            result = self._loop.run(tenant, agent_id, prelude, options)
+        self.given(tenant, agent_id, reached)
+        return result
 
     def sleeptime_group(self, tenant: str, agent: AgentRecord | str) -> str | None:
         """The sleeptime group a send to this agent goes through, if it has one."""
@@ -138,6 +145,18 @@ class AgentMessageService:
             records = self._loop.approval_records(tenant, agent, approval, self.options(req))
             return agent, records
         return agent, self._inputs(agent, req)
+
+    def caught_up(
+        self, tenant: str, agent: AgentRecord, prelude: list[MessageRecord]
+    ) -> tuple[list[MessageRecord], dict[str, int]]:
+        """The prelude after what the agent's groups said since it last spoke there (as
+        Letta's members hold every group message); what that reaches, for `given`."""
+        relayed, reached = unseen(self._store, self._clock, tenant, agent)
+        return [*relayed, *prelude], reached
+
+    def given(self, tenant: str, agent_id: str, reached: dict[str, int]) -> None:
+        if reached:
+            mark_given(self._store, self._clock, tenant, agent_id, reached)
 
     def check(
         self, tenant: str, agent_id: str, req: LettaRequest, *, agent: AgentRecord | None = None
