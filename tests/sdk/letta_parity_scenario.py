@@ -135,6 +135,29 @@ class ParityScenario:
         holders = [a.id for a in self.client.blocks.agents.list(notes.id, limit=1)]
         self.check.eq(holders, [keeper, other], "agents holding the block, paged one by one")
 
+    def step_members_hold_the_conversation(self) -> None:
+        members = [self.agent(n) for n in ("ann", "bob", "cid")]
+        group = self.client.groups.create(agent_ids=members, description="shared histories")
+        reply = self.client.groups.messages.create(group.id, input="plan the trip")
+        said = [m.content for m in reply.messages if m.message_type == "assistant_message"]
+        for member in members:
+            held = self.client.agents.messages.list(
+                member, group_id=group.id, order="asc", limit=50
+            ).items
+            texts = [m.content for m in held if m.message_type == "assistant_message"]
+            self.check.eq(texts, said, "a member holds the whole exchange")
+        self.client.agents.messages.create(members[0], input="what did the others say?")
+        history = self.client.agents.messages.list(members[0], order="asc", limit=100).items
+        given = [str(m.content) for m in history if m.message_type == "user_message"]
+        self.check.true(
+            all(any(text in g for g in given) for text in said[1:]),
+            f"a direct message comes after what the others said: {given}",
+        )
+        self.client.groups.messages.reset(group.id)
+        for member in members:
+            held = self.client.agents.messages.list(member, group_id=group.id).items
+            self.check.eq(held, [], "a reset takes the group's messages from every member")
+
     def step_pattern_change_wording(self) -> None:
         member, manager = self.agent("member"), self.agent("manager")
         group = self.client.groups.create(agent_ids=[member], description="fixed pattern")
