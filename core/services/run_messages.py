@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from core.paging import PageRequest, cursor_window, unknown_cursor
+from core.paging import PageRequest
 from core.ports import Store
 from core.records import RUN_FINISHED, MessageRecord, RunMessageRecord, RunRecord
-from core.services.message_pages import page_of_children
+from core.runtime.rendering import RenderOptions
+from core.schemas.messages import LettaMessage
+from core.services.message_pages import message_page, page_of_messages
 
 SCAN_CHUNK = 50
 
@@ -67,24 +69,26 @@ class RunMessages:
                     break
         return found
 
-    def page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
+    def page(
+        self, tenant: str, run: RunRecord, page: PageRequest, options: RenderOptions
+    ) -> list[LettaMessage]:
+        """One page of the run's rendered messages, cut part by part as every message
+        listing is (core.services.message_pages)."""
         if run.logged:
-            return list(page_of_children(self._store, tenant, RunMessageRecord, run.id, page))
-        return self._page_of_range(tenant, run, page)
-
-    def _page_of_range(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
-        """One page of the run's messages, cursors read in the requested order."""
-        cursors = cursor_window(
-            page, lambda cursor, name: self._cursor_seq(tenant, run, cursor, name)
-        )
+            return page_of_messages(self._store, tenant, RunMessageRecord, run.id, page, options)
         bounds = self._window(run)
         if bounds is None:
             return []
-        window = cursors.within(*bounds)
-        if window.is_empty:
-            return []
-        scan = self._scan(tenant, run, window.low or 0, window.high, newest_first=window.descending)
-        return window.take(scan, lambda message: self._belongs(run, message))
+
+        def find(record_id: str) -> MessageRecord | None:
+            message = self._store.find_child(tenant, MessageRecord, record_id)
+            return message if message is not None and message.parent_id == run.agent_id else None
+
+        def read(low: int | None, high: int | None, newest_first: bool) -> Iterator[MessageRecord]:
+            scan = self._scan(tenant, run, low or 0, high, newest_first=newest_first)
+            return (message for message in scan if self._belongs(run, message))
+
+        return message_page(page, options, find, read, bounds)
 
     def _scan(
         self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
@@ -107,9 +111,3 @@ class RunMessages:
                 high = chunk[-1].seq
             else:
                 low = chunk[-1].seq
-
-    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str, name: str) -> int:
-        message = self._store.find_child(tenant, MessageRecord, cursor)
-        if message is None or message.parent_id != run.agent_id:
-            raise unknown_cursor(name, cursor)
-        return message.seq
