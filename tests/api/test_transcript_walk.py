@@ -1,7 +1,7 @@
 """Walking a group transcript the way the SDK's auto-pagination does (`after` = the last id
 of the page) yields every message exactly once, in both orders and at any `limit`, though
-one stored model step renders as several messages (reasoning, then the reply) that share
-its id; and no page holds more than `limit`."""
+one stored model step renders as several messages (reasoning, then the reply), each with
+an id of its own (core.message_parts); and no page holds more than `limit`."""
 
 from __future__ import annotations
 
