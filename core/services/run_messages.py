@@ -14,7 +14,7 @@ from core.ports import Store
 from core.records import RUN_FINISHED, MessageRecord, RunMessageRecord, RunRecord
 from core.runtime.rendering import RenderOptions
 from core.schemas.messages import LettaMessage
-from core.services.message_pages import message_page, page_of_messages
+from core.services.message_pages import Children, message_page, page_of_messages
 
 SCAN_CHUNK = 50
 
@@ -79,35 +79,20 @@ class RunMessages:
         bounds = self._window(run)
         if bounds is None:
             return []
-
-        def find(record_id: str) -> MessageRecord | None:
-            message = self._store.find_child(tenant, MessageRecord, record_id)
-            return message if message is not None and message.parent_id == run.agent_id else None
+        history = self._history(tenant, run)
 
         def read(low: int | None, high: int | None, newest_first: bool) -> Iterator[MessageRecord]:
-            scan = self._scan(tenant, run, low or 0, high, newest_first=newest_first)
+            scan = history.read(low, high, newest_first)
             return (message for message in scan if self._belongs(run, message))
 
-        return message_page(page, options, find, read, bounds)
+        return message_page(page, options, history.find, read, bounds)
 
     def _scan(
         self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
     ) -> Iterator[MessageRecord]:
         """The agent's messages strictly between the seq bounds, in chunks."""
-        while high is None or low + 1 < high:
-            chunk = self._store.children(
-                tenant,
-                MessageRecord,
-                run.agent_id,
-                limit=SCAN_CHUNK,
-                after_seq=low,
-                before_seq=high,
-                newest_first=newest_first,
-            )
-            yield from chunk
-            if len(chunk) < SCAN_CHUNK:
-                return
-            if newest_first:
-                high = chunk[-1].seq
-            else:
-                low = chunk[-1].seq
+        return self._history(tenant, run).read(low, high, newest_first)
+
+    def _history(self, tenant: str, run: RunRecord) -> Children[MessageRecord]:
+        """The run's agent's history, which holds the run's messages among others."""
+        return Children(self._store, tenant, MessageRecord, run.agent_id, SCAN_CHUNK)
