@@ -18,6 +18,10 @@ MESSAGE: Final = "message"
 RUN: Final = "run"
 STEP: Final = "step"
 
+MESSAGE_PART_BITS: Final = 16
+"""The low bits of a new message id, left zero: one stored message renders as several Letta
+messages, and each part's id carries its slot there (core.message_parts)."""
+
 
 def id_pattern(prefix: str) -> str:
     """The anchored regular expression a well-formed id of this prefix matches."""
@@ -25,8 +29,12 @@ def id_pattern(prefix: str) -> str:
 
 
 def new_id(prefix: str) -> str:
-    """A fresh id; uuid4 keeps ids unguessable and free of ordering assumptions."""
-    return f"{prefix}-{uuid.uuid4()}"
+    """A fresh id; uuid4 keeps ids unguessable and free of ordering assumptions. A message
+    id ends in MESSAGE_PART_BITS zero bits (still 106 random ones), room for its parts' ids."""
+    value = uuid.uuid4()
+    if prefix == MESSAGE:
+        value = uuid.UUID(int=value.int >> MESSAGE_PART_BITS << MESSAGE_PART_BITS)
+    return f"{prefix}-{value}"
 
 
 def derived_id(prefix: str, *parts: str) -> str:

@@ -34,8 +34,8 @@ class PageRequest:
         return self.before is not None and self.after is None
 
 
-K = TypeVar("K", int, str)
-"""A position in a list: an index, a sort key, a seq."""
+K = TypeVar("K", int, str, tuple[int, int])
+"""A position in a list: an index, a sort key, a seq, a message part's (seq, rank)."""
 
 
 @dataclass(frozen=True)

@@ -197,8 +197,8 @@ class MessageRecord(ChildRecord):
     """One stored message of an agent's conversation, in provider-neutral form.
 
     An assistant message holds one model step: its reasoning, text and tool calls. It is
-    rendered to several typed Letta messages (reasoning, tool call, assistant) that share
-    its id, as Letta does.
+    rendered to several typed Letta messages (reasoning, tool call, assistant), each with an
+    id derived from the record's (core.message_parts), so a page may end between them.
     """
 
     KIND: ClassVar[str] = "message"

@@ -36,6 +36,7 @@ RETRY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "retry_timeout_scenario.py"
 APPROVALS_SCENARIO = REPO_ROOT / "tests" / "sdk" / "approvals_scenario.py"
 PARITY_SCENARIO = REPO_ROOT / "tests" / "sdk" / "letta_parity_scenario.py"
 SLEEPTIME_SCENARIO = REPO_ROOT / "tests" / "sdk" / "sleeptime_scenario.py"
+WALK_SCENARIO = REPO_ROOT / "tests" / "sdk" / "message_walk_scenario.py"
 API_KEY = "sdk-scenario-key"
 STARTUP_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 600.0
@@ -190,6 +191,13 @@ def test_official_sdk_agent_messages_scenario(local_server: LocalServer) -> None
 
 def test_official_sdk_group_messages_scenario(local_server: LocalServer) -> None:
     _run_scenario(local_server, GROUPS_SCENARIO)
+
+
+def test_official_sdk_auto_pagination_yields_every_message_once(local_server: LocalServer) -> None:
+    """SPEC §5 through the SDK's own paging: group, agent and run messages."""
+    out = _run_scenario(local_server, WALK_SCENARIO)
+    for what in ("group transcript: 40 messages", "agent messages", "run messages"):
+        assert f"ok   {what}" in out, out
 
 
 def test_official_sdk_approvals_resume_round_robin_and_supervisor(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.errors import BadRequestError
 from core.llm import ToolCall
+from core.message_parts import is_part_of
 from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.message_factory import MessageFactory
@@ -44,7 +45,8 @@ class Approvals:
         """The records that answer a pending approval: the decision, then one tool result per
         call (run if approved, an error if denied, or the caller's own result)."""
         request = self.pending_request(tenant, agent)
-        if approval.approval_request_id not in (None, request.id):
+        asked = approval.approval_request_id
+        if asked is not None and not is_part_of(asked, request.id):
             raise BadRequestError(
                 f"approval_request_id {approval.approval_request_id!r} is not the pending "
                 f"request {request.id!r}."

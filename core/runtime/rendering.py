@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from pydantic import TypeAdapter
 
-from core.paging import PageRequest
+from core.message_parts import EVENT, MAIN, REASONING, part_id, tool_call_slot
 from core.records import MessageRecord
 from core.runtime.tool_arguments import tool_call_arguments
 from core.schemas.content import UserContentPart
@@ -46,9 +46,8 @@ class RenderOptions:
 
 
 class _Common(TypedDict):
-    """The fields every message rendered from one stored message shares."""
+    """The fields every message rendered from one stored message shares (all but its id)."""
 
-    id: str
     date: datetime
     name: str | None
     otid: str | None
@@ -59,27 +58,40 @@ class _Common(TypedDict):
     run_id: str | None
 
 
+class Part(NamedTuple):
+    """One Letta message a stored message renders as, and its slot (core.message_parts)."""
+
+    slot: int
+    message: LettaMessage
+
+
+_EVERY_PART = RenderOptions(use_assistant_message=False)
+
+
 def render(records: Sequence[MessageRecord], options: RenderOptions) -> list[LettaMessage]:
-    messages = [m for record in records for m in render_one(record, options)]
-    wanted = options.include_return_message_types
-    if wanted is not None:
-        messages = [m for m in messages if m.message_type in wanted]
-    return messages
+    return [
+        part.message
+        for record in records
+        for part in render_parts(record, options)
+        if wanted(part.message, options)
+    ]
 
 
-def render_page(
-    records: Sequence[MessageRecord], page: PageRequest, options: RenderOptions
-) -> list[LettaMessage]:
-    """A listing page: newest-first pages are reversed message by message, so the parts of
-    one stored message (reasoning, then reply) also come newest first."""
-    if page.order == "asc":
-        return render(records, options)
-    return list(reversed(render(list(reversed(records)), options)))
+def wanted(message: LettaMessage, options: RenderOptions) -> bool:
+    """True unless `include_return_message_types` leaves this message type out."""
+    types = options.include_return_message_types
+    return types is None or message.message_type in types
 
 
-def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessage]:
+def slots(record: MessageRecord) -> set[int]:
+    """The slots of every part the record can render as, whatever the options."""
+    return {part.slot for part in render_parts(record, _EVERY_PART)}
+
+
+def render_parts(record: MessageRecord, options: RenderOptions) -> list[Part]:
+    """The record's parts in order (message_parts.rank), each with its own id; not filtered
+    by `include_return_message_types`, which applies to whole lists."""
     common: _Common = {
-        "id": record.id,
         "date": record.created_at,
         "name": record.name,
         "otid": record.otid,
@@ -89,97 +101,107 @@ def render_one(record: MessageRecord, options: RenderOptions) -> list[LettaMessa
         "seq_id": record.seq,
         "run_id": record.run_id,
     }
+    main = part_id(record.id, MAIN)
     if record.role == "user":
         content = record.content or record.text or ""
         if isinstance(content, list):
-            return [UserMessage(**common, content=_USER_CONTENT.validate_python(content))]
-        return [UserMessage(**common, content=content)]
+            parts = _USER_CONTENT.validate_python(content)
+            return [Part(MAIN, UserMessage(**common, id=main, content=parts))]
+        return [Part(MAIN, UserMessage(**common, id=main, content=content))]
     if record.role == "system":
-        return [SystemMessage(**common, content=record.text or "")]
+        return [Part(MAIN, SystemMessage(**common, id=main, content=record.text or ""))]
     if record.role == "tool":
         if (
             options.use_assistant_message
             and record.tool_name == options.assistant_message_tool_name
         ):
             return []
-        return [
-            ToolReturnMessage(
-                **common,
-                tool_return=record.text or "",
-                status="error" if record.tool_status == "error" else "success",
-                tool_call_id=record.tool_call_id or "",
-            )
-        ]
+        returned = ToolReturnMessage(
+            **common,
+            id=main,
+            tool_return=record.text or "",
+            status="error" if record.tool_status == "error" else "success",
+            tool_call_id=record.tool_call_id or "",
+        )
+        return [Part(MAIN, returned)]
     if record.role == "approval":
         approvals = record.approvals
-        return [
-            ApprovalResponseMessage(
-                **common,
-                approvals=None if approvals is None else _APPROVALS.validate_python(approvals),
-            )
-        ]
+        response = ApprovalResponseMessage(
+            **common,
+            id=main,
+            approvals=None if approvals is None else _APPROVALS.validate_python(approvals),
+        )
+        return [Part(MAIN, response)]
     if record.role == "summary":
         if not options.include_compaction_messages:
             return []
+        event = EventMessage(
+            **common, id=part_id(record.id, EVENT), event_data={"summary_message_id": main}
+        )
         return [
-            SummaryMessage(**common, summary=record.text or ""),
-            EventMessage(**common, event_data={"summary_message_id": record.id}),
+            Part(MAIN, SummaryMessage(**common, id=main, summary=record.text or "")),
+            Part(EVENT, event),
         ]
     return _render_assistant(record, common, options)
 
 
-def _render_assistant(
-    record: MessageRecord, common: _Common, options: RenderOptions
-) -> list[LettaMessage]:
-    out: list[LettaMessage] = []
+def _render_assistant(record: MessageRecord, common: _Common, options: RenderOptions) -> list[Part]:
+    out: list[Part] = []
+    thought = part_id(record.id, REASONING)
     reasoning = record.reasoning or {}
     if reasoning.get("redacted_data") or reasoning.get("omitted"):
-        out.append(
-            HiddenReasoningMessage(
-                **common,
-                state="redacted" if reasoning.get("redacted_data") else "omitted",
-                hidden_reasoning=reasoning.get("redacted_data"),
-            )
+        hidden = HiddenReasoningMessage(
+            **common,
+            id=thought,
+            state="redacted" if reasoning.get("redacted_data") else "omitted",
+            hidden_reasoning=reasoning.get("redacted_data"),
         )
+        out.append(Part(REASONING, hidden))
     elif reasoning.get("text"):
-        out.append(
-            ReasoningMessage(
-                **common,
-                reasoning=reasoning["text"],
-                source="reasoner_model" if reasoning.get("native") else "non_reasoner_model",
-                signature=reasoning.get("signature"),
-            )
+        shown = ReasoningMessage(
+            **common,
+            id=thought,
+            reasoning=reasoning["text"],
+            source="reasoner_model" if reasoning.get("native") else "non_reasoner_model",
+            signature=reasoning.get("signature"),
         )
+        out.append(Part(REASONING, shown))
     if record.text:
-        out.append(AssistantMessage(**common, content=record.text))
-    for call in record.tool_calls:
+        out.append(Part(MAIN, AssistantMessage(**common, id=record.id, content=record.text)))
+    for index, call in enumerate(record.tool_calls):
+        slot = tool_call_slot(index)
+        call_id = part_id(record.id, slot)
         wire = ToolCallWire(name=call["name"], arguments=call["arguments"], tool_call_id=call["id"])
+        message: LettaMessage
         if call["id"] in record.approval_call_ids:
-            out.append(ApprovalRequestMessage(**common, tool_call=wire, tool_calls=[wire]))
+            message = ApprovalRequestMessage(
+                **common, id=call_id, tool_call=wire, tool_calls=[wire]
+            )
         elif options.use_assistant_message and call["name"] == options.assistant_message_tool_name:
             arguments = tool_call_arguments(call["arguments"])
             text = arguments.get(options.assistant_message_tool_kwarg)
-            out.append(AssistantMessage(**common, content=str(text if text is not None else "")))
+            content = str(text if text is not None else "")
+            message = AssistantMessage(**common, id=call_id, content=content)
         else:
-            out.append(ToolCallMessage(**common, tool_call=wire, tool_calls=[wire]))
+            message = ToolCallMessage(**common, id=call_id, tool_call=wire, tool_calls=[wire])
+        out.append(Part(slot, message))
     return out
 
 
 def partial_message(
     message_id: str, kind: str, text: str, *, name: str, sender_id: str, date: datetime
 ) -> LettaMessage:
-    """One streamed piece of a reply (stream_tokens): it carries the id of the message it
-    belongs to, so clients join the pieces."""
+    """One streamed piece of a step's reasoning or reply (stream_tokens): it carries the id
+    its whole part will have (`message_id` is the step's record id), so clients join the
+    pieces and match them to the saved message."""
     if kind == "reasoning":
         return ReasoningMessage(
-            id=message_id, date=date, name=name, sender_id=sender_id, reasoning=text
+            id=part_id(message_id, REASONING),
+            date=date,
+            name=name,
+            sender_id=sender_id,
+            reasoning=text,
         )
-    return AssistantMessage(id=message_id, date=date, name=name, sender_id=sender_id, content=text)
-
-
-def hide_streamed(
-    messages: list[LettaMessage], streamed: dict[str, set[str]]
-) -> list[LettaMessage]:
-    """Drop the whole reasoning and reply of messages whose pieces were already streamed."""
-    kind_of = {"reasoning_message": "reasoning", "assistant_message": "text"}
-    return [m for m in messages if kind_of.get(m.message_type) not in streamed.get(m.id, set())]
+    return AssistantMessage(
+        id=part_id(message_id, MAIN), date=date, name=name, sender_id=sender_id, content=text
+    )

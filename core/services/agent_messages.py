@@ -14,7 +14,7 @@ from core.ports import Clock, Store
 from core.records import AgentRecord, MessageRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions, TurnResult
 from core.runtime.inputs import input_records
-from core.runtime.rendering import RenderOptions, render, render_page
+from core.runtime.rendering import RenderOptions, render
 from core.runtime.usage import RequestUsage
 from core.schemas.messages import (
     ApprovalCreate,
@@ -24,7 +24,7 @@ from core.schemas.messages import (
     LettaStopReason,
     MessageCreate,
 )
-from core.services.message_pages import page_of_children
+from core.services.message_pages import page_of_messages
 from core.services.sleeptime_agents import sleeptime_group_of
 from core.services.streaming import ResponseStream
 
@@ -204,5 +204,4 @@ class AgentMessageService:
     ) -> list[LettaMessage]:
         if self._store.get(tenant, AgentRecord, agent_id) is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
-        records = page_of_children(self._store, tenant, MessageRecord, agent_id, page)
-        return render_page(records, page, options)
+        return page_of_messages(self._store, tenant, MessageRecord, agent_id, page, options)

@@ -25,7 +25,7 @@ from core.ports import Clock, Store
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 from core.runtime.agent_loop import TurnOptions
 from core.runtime.inputs import input_records
-from core.runtime.rendering import RenderOptions, render, render_page
+from core.runtime.rendering import RenderOptions, render
 from core.schemas.messages import (
     ApprovalCreate,
     LettaMessage,
@@ -35,7 +35,7 @@ from core.schemas.messages import (
     MessageCreate,
 )
 from core.services.agent_messages import render_options
-from core.services.message_pages import page_of_children
+from core.services.message_pages import page_of_messages
 from core.services.streaming import ResponseStream
 
 logger = logging.getLogger(__name__)
@@ -298,10 +298,15 @@ class GroupMessageService:
         group = self._store.get(tenant, GroupRecord, group_id)
         if group is None:
             raise NotFoundError(f"Group not found: {group_id}")
-        records = page_of_children(
-            self._store, tenant, TranscriptRecord, group_id, page, group.transcript_start_seq
+        return page_of_messages(
+            self._store,
+            tenant,
+            TranscriptRecord,
+            group_id,
+            page,
+            options,
+            group.transcript_start_seq,
         )
-        return render_page(records, page, options)
 
     def member_view(
         self,

@@ -9,11 +9,12 @@ from typing import TypeVar
 from core.errors import BadRequestError, InvalidInputError, NotFoundError
 from core.groups.lease import ensure_idle
 from core.groups.transcript import relayed_id
+from core.message_parts import MAIN, REASONING, owners
 from core.persistence.retry import retry_on_conflict
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, Store
 from core.records import ChildRecord, GroupRecord, MessageRecord, TranscriptRecord
-from core.runtime.rendering import RenderOptions, render
+from core.runtime.rendering import RenderOptions, render, slots
 from core.schemas.messages import LettaMessageBase
 
 C = TypeVar("C", bound=ChildRecord)
@@ -67,20 +68,22 @@ class MessageEdit:
         group = self._store.get(tenant, GroupRecord, group_id)
         if group is None:
             raise NotFoundError(f"Group not found: {group_id}")
-        entry = self._current(tenant, TranscriptRecord, message_id)
-        if entry is None or entry.parent_id != group_id or entry.seq < group.transcript_start_seq:
+        found = self._entry(tenant, group, message_id)
+        if found is None:
             raise NotFoundError(f"Message not found in group {group_id}: {message_id}")
+        entry, slot = found
         if text is None:
             raise InvalidInputError("Give the new text as `content` (or `reasoning`).")
         ensure_idle(group, self._clock.now(), "editing its transcript")
-        message_type = message_type or f"{entry.role}_message"
+        if message_type is None:
+            message_type = "reasoning_message" if slot == REASONING else f"{entry.role}_message"
         uow = UnitOfWork(self._store, tenant, self._clock)
         entry = uow.track(TranscriptRecord, entry)
         _edit(entry, message_type, text)
         uow.touch(entry)
-        own = self._current(tenant, MessageRecord, message_id)
+        own = self._current(tenant, MessageRecord, entry.id)
         copies = [
-            self._current(tenant, MessageRecord, relayed_id(message_id, member))
+            self._current(tenant, MessageRecord, relayed_id(entry.id, member))
             for member in group.agent_ids_with_manager()
         ]
         if own is not None:
@@ -93,8 +96,24 @@ class MessageEdit:
                 copy.text, copy.content = text, None
                 uow.touch(copy)
         uow.commit()
-        shown = render([entry], RenderOptions())
-        return next(m for m in shown if getattr(m, "message_type", None) == message_type)
+        shown = [m for m in render([entry], RenderOptions()) if m.message_type == message_type]
+        return next((m for m in shown if m.id == message_id), shown[0])
+
+    def _entry(
+        self, tenant: str, group: GroupRecord, message_id: str
+    ) -> tuple[TranscriptRecord, int] | None:
+        """The transcript entry a message id names (the id of any of its parts), and the
+        part's slot."""
+        for record_id, slot in owners(message_id):
+            entry = self._current(tenant, TranscriptRecord, record_id)
+            if (
+                entry is not None
+                and entry.parent_id == group.id
+                and entry.seq >= group.transcript_start_seq
+                and (slot == MAIN or slot in slots(entry))
+            ):
+                return entry, slot
+        return None
 
     def _current(self, tenant: str, kind: type[C], message_id: str) -> C | None:
         """The message as stored now: the id index says where it is (eventually

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from core.paging import PageRequest, cursor_window, unknown_cursor
+from core.paging import PageRequest
 from core.ports import Store
 from core.records import RUN_FINISHED, MessageRecord, RunMessageRecord, RunRecord
-from core.services.message_pages import page_of_children
+from core.runtime.rendering import RenderOptions
+from core.schemas.messages import LettaMessage
+from core.services.message_pages import Children, message_page, page_of_messages
 
 SCAN_CHUNK = 50
 
@@ -67,49 +69,30 @@ class RunMessages:
                     break
         return found
 
-    def page(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
+    def page(
+        self, tenant: str, run: RunRecord, page: PageRequest, options: RenderOptions
+    ) -> list[LettaMessage]:
+        """One page of the run's rendered messages, cut part by part as every message
+        listing is (core.services.message_pages)."""
         if run.logged:
-            return list(page_of_children(self._store, tenant, RunMessageRecord, run.id, page))
-        return self._page_of_range(tenant, run, page)
-
-    def _page_of_range(self, tenant: str, run: RunRecord, page: PageRequest) -> list[MessageRecord]:
-        """One page of the run's messages, cursors read in the requested order."""
-        cursors = cursor_window(
-            page, lambda cursor, name: self._cursor_seq(tenant, run, cursor, name)
-        )
+            return page_of_messages(self._store, tenant, RunMessageRecord, run.id, page, options)
         bounds = self._window(run)
         if bounds is None:
             return []
-        window = cursors.within(*bounds)
-        if window.is_empty:
-            return []
-        scan = self._scan(tenant, run, window.low or 0, window.high, newest_first=window.descending)
-        return window.take(scan, lambda message: self._belongs(run, message))
+        history = self._history(tenant, run)
+
+        def read(low: int | None, high: int | None, newest_first: bool) -> Iterator[MessageRecord]:
+            scan = history.read(low, high, newest_first)
+            return (message for message in scan if self._belongs(run, message))
+
+        return message_page(page, options, history.find, read, bounds)
 
     def _scan(
         self, tenant: str, run: RunRecord, low: int, high: int | None, *, newest_first: bool
     ) -> Iterator[MessageRecord]:
         """The agent's messages strictly between the seq bounds, in chunks."""
-        while high is None or low + 1 < high:
-            chunk = self._store.children(
-                tenant,
-                MessageRecord,
-                run.agent_id,
-                limit=SCAN_CHUNK,
-                after_seq=low,
-                before_seq=high,
-                newest_first=newest_first,
-            )
-            yield from chunk
-            if len(chunk) < SCAN_CHUNK:
-                return
-            if newest_first:
-                high = chunk[-1].seq
-            else:
-                low = chunk[-1].seq
+        return self._history(tenant, run).read(low, high, newest_first)
 
-    def _cursor_seq(self, tenant: str, run: RunRecord, cursor: str, name: str) -> int:
-        message = self._store.find_child(tenant, MessageRecord, cursor)
-        if message is None or message.parent_id != run.agent_id:
-            raise unknown_cursor(name, cursor)
-        return message.seq
+    def _history(self, tenant: str, run: RunRecord) -> Children[MessageRecord]:
+        """The run's agent's history, which holds the run's messages among others."""
+        return Children(self._store, tenant, MessageRecord, run.agent_id, SCAN_CHUNK)

@@ -29,7 +29,7 @@ from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Clock, RunLauncher, Store
 from core.records import AgentRecord, MessageRecord, RunKind, RunRecord
 from core.runtime.agent_loop import AgentLoop, TurnOptions
-from core.runtime.rendering import RenderOptions, render_page
+from core.runtime.rendering import RenderOptions
 from core.schemas.messages import LettaMessage
 from core.schemas.runs import Run, RunUsage
 from core.services.run_messages import RunMessages
@@ -193,7 +193,7 @@ class RunService:
         self, tenant: str, run_id: str, page: PageRequest, options: RenderOptions
     ) -> list[LettaMessage]:
         run = self.get_record(tenant, run_id)
-        return render_page(self._messages.page(tenant, run, page), page, options)
+        return self._messages.page(tenant, run, page, options)
 
     def list(self, tenant: str, page: PageRequest, where: RunFilter) -> builtins.list[Run]:
         """Runs of the tenant, filtered where they are stored."""

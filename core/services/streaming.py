@@ -3,12 +3,11 @@ of replies while they are produced, never both for the same part of a message.""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 
 from core.ports import Clock
 from core.records import MessageRecord
-from core.runtime.rendering import RenderOptions, hide_streamed, partial_message, render
+from core.runtime.rendering import RenderOptions, partial_message, render
 from core.schemas.messages import LettaMessage
 
 Emit = Callable[[list[LettaMessage]], None]
@@ -19,18 +18,24 @@ class ResponseStream:
         self._emit = emit
         self._options = options
         self._clock = clock
-        self._streamed: dict[str, set[str]] = defaultdict(set)
+        self._streamed: set[tuple[str, str]] = set()
+        """(id, message_type) of every part already sent in pieces."""
 
     def saved(self, records: list[MessageRecord]) -> None:
-        """Saved records, minus the reasoning and replies already streamed in pieces."""
-        rendered = hide_streamed(render(records, self._options), self._streamed)
+        """Saved records, minus the parts already streamed in pieces (a piece carries the
+        id of its part: core.message_parts)."""
+        rendered = [
+            m
+            for m in render(records, self._options)
+            if (m.id, m.message_type) not in self._streamed
+        ]
         if rendered:
             self._emit(rendered)
 
     def piece(self, message_id: str, kind: str, text: str, *, name: str, sender_id: str) -> None:
-        """A piece of a reply while the model produces it (stream_tokens)."""
-        self._streamed[message_id].add(kind)
+        """A piece of a reply while the model produces it (stream_tokens); `message_id` is
+        the id of the record the step will be saved as."""
         date = self._clock.now()
-        self._emit(
-            [partial_message(message_id, kind, text, name=name, sender_id=sender_id, date=date)]
-        )
+        piece = partial_message(message_id, kind, text, name=name, sender_id=sender_id, date=date)
+        self._streamed.add((piece.id, piece.message_type))
+        self._emit([piece])

@@ -1,5 +1,5 @@
-"""stream_tokens: replies arrive in pieces that share their message's id and join up to
-exactly what the whole-message stream shows."""
+"""stream_tokens: replies arrive in pieces that carry the id of the message they build and
+join up to exactly what the whole-message stream shows."""
 
 from __future__ import annotations
 
