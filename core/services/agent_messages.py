@@ -80,8 +80,9 @@ class AgentMessageService:
             return self._groups.send(tenant, group_id, req, emit)
         agent, prelude = self.prepare(tenant, agent_id, req, agent=agent)
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
+        before = {r.id for r in prelude}
         prelude, reached = self.caught_up(tenant, agent, prelude)
-        own_inputs |= {r.id for r in prelude}  # group news are inputs too, not replies
+        own_inputs |= {r.id for r in prelude} - before  # group news: inputs, not replies
         rendering = render_options(req)
         options = self.options(req)
         if emit is not None:
