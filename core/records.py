@@ -141,6 +141,9 @@ class JournalEntry(BaseModel):
     """step_count, prompt_tokens, completion_tokens."""
     error: str | None = None
     run_id: str | None = None
+    end: int | None = None
+    """The position after the turn: steps taken inside it (a broadcast's workers) are
+    skipped on replay too, so later steps keep their numbers."""
 
 
 class SendJournal(BaseModel):

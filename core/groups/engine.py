@@ -75,13 +75,15 @@ class GroupEngine:
         baseline: dict[str, int] | None = None,
         resuming: bool = False,
         inputs: list[MessageRecord] | None = None,
+        paused: bool = False,
     ) -> GroupSend:
         """Take the group's lease for a send (409 while another send holds it). A keyed
         send journals its steps; the same key after an attempt that died resumes it
         (core.groups.journal). `baseline`: each speaker's next message seq now.
         `resuming`: the send must go on from its key's journal; when the group has been
         used by another send since, there is none, and it is interrupted instead.
-        `inputs`: the user's messages, appended to the transcript in the same write."""
+        `inputs`: the user's messages, appended to the transcript in the same write.
+        `paused`: an approval picks up a send that paused (it was not interrupted)."""
         send = GroupSend(
             tenant, group, ids.new_id("lease"), request, names, emit=emit, on_delta=on_delta
         )
@@ -98,7 +100,8 @@ class GroupEngine:
                 f"This send to group {group.id} was interrupted and another send has used "
                 "the group since; what it produced so far is in the transcript."
             )
-        send.set_aside = journal.set_aside_interrupted(self.store, self.clock, send)
+        if not paused:  # a paused send stopped whole: nothing of it to set aside
+            send.set_aside = journal.set_aside_interrupted(self.store, self.clock, send)
         return send
 
     def lease_conflict(self, group: GroupRecord) -> None:
@@ -157,7 +160,7 @@ class GroupEngine:
             return self._replayed(send, position, visible=True)
         turn = self._run(send, agent_id, [prompt], None, visible=True, task=task, choices=choices)
         self._tally(send, turn)
-        send.pending[position] = journal.of_turn(turn)
+        send.pending[position] = journal.of_turn(turn, send.position)
         return turn
 
     def work_in_parallel(
@@ -400,7 +403,10 @@ class GroupEngine:
     def _replayed(self, send: GroupSend, position: int, *, visible: bool) -> Turn:
         """A turn the resumed send had committed: what it said and used, as it was (an
         approval's send counts only what it does itself)."""
-        turn = journal.replayed_turn(self.store, send, send.replay[position])
+        entry = send.replay[position]
+        turn = journal.replayed_turn(self.store, send, entry)
+        if entry.end is not None:
+            send.position = max(send.position, entry.end)
         if isinstance(turn, Exception):
             raise turn
         if visible:
@@ -422,6 +428,7 @@ class GroupEngine:
             group_id=send.group.id,
             run_id=send.run_id,
             extra_tools=tools,  # the approved call may be a lent one (a broadcast)
+            blocks=send.blocks,  # an approved memory edit refreshes the send's blocks
         )
         decided = self.loop.approval_records(send.tenant, agent, decision.approval, options)
         send.show(decided)
@@ -446,7 +453,7 @@ class GroupEngine:
         turn = self._run(send, agent_id, inputs, reached, visible=True, tools=tools, finish=finish)
         self._tally(send, turn)
         if not finish.applied:
-            send.pending[position] = journal.of_turn(turn)
+            send.pending[position] = journal.of_turn(turn, send.position)
             self._publish(send, turn)
         return turn
 

@@ -46,9 +46,10 @@ def flush(group: GroupRecord, send: GroupSend) -> None:
     group.journal.entries.update(send.pending)
 
 
-def of_turn(turn: Turn) -> JournalEntry:
+def of_turn(turn: Turn, end: int | None = None) -> JournalEntry:
     usage = turn.result.usage
     return JournalEntry(
+        end=end,
         agent_id=turn.agent_id,
         own_seqs=[r.seq for r in turn.own],
         first_seq=min((r.seq for r in turn.result.messages), default=None),

@@ -142,18 +142,19 @@ class GroupLease:
         def clear(group: GroupRecord) -> bool:
             if group.lease_id != send.lease_id:
                 return False  # another send holds it now: leave its copy current
-            self.release(group, send.stop_reason)
+            self.release(group, send.stop_reason, keep_journal=send.failed)
             return True
 
         if not send.released:
             send.group = self._write(send.tenant, send.group, clear)
 
     @staticmethod
-    def release(group: GroupRecord, stop_reason: str) -> None:
-        """Free the group (in the send's last write, or a write of its own at the end)."""
+    def release(group: GroupRecord, stop_reason: str, *, keep_journal: bool = False) -> None:
+        """Free the group (in the send's last write, or a write of its own at the end);
+        `keep_journal`: the send failed, and a retry with its key goes on from it."""
         group.lease_id = None
         group.lease_expires_at = None
-        if stop_reason != "requires_approval":
+        if stop_reason != "requires_approval" and not keep_journal:
             group.journal = None  # the send ended: nothing to resume
         # (paused: the approval's send goes on through the pattern from its journal)
 

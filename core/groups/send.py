@@ -77,6 +77,8 @@ class GroupSend:
     set_aside: list[str] = field(default_factory=list)
     """Ids of what the dead attempt's interrupted step had saved, removed on resuming."""
     position: int = 0
+    failed: bool = False
+    """The send ended with an error: what it journaled stays for a retry with its key."""
     released: bool = False
     """The lease was given back in the send's last turn's write (no more writes after)."""
     """The next step's position; patterns call the engine's verbs in a fixed order."""

@@ -49,6 +49,7 @@ class PublishWithTurn:
     ) -> None:
         own = [r for r in saved if r.id not in self._input_ids]
         self._send.pending[self._position] = JournalEntry(
+            end=self._send.position,
             agent_id=self._agent_id,
             own_seqs=[r.seq for r in own],
             first_seq=min((r.seq for r in saved), default=None),

@@ -8,7 +8,7 @@ in writes that each fit the store's limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.persistence.retry import patient
 from core.persistence.unit_of_work import UnitOfWork
@@ -70,6 +70,8 @@ class StepWriter:
         agent = known
         for batch in self.batches(known, pending):
             agent = self.save(tenant, agent, batch)
+        if finish is not None:  # the inputs saved just now are the turn's records too
+            finish = replace(finish, earlier=[*finish.earlier, *pending])
         agent = self.save(tenant, agent, outcome.records, outcome, finish)
         return together, agent
 

@@ -150,7 +150,9 @@ class GroupMessageService:
         paused = prepared.group.journal if prepared.approval is not None else None
         if paused is not None:  # the approval picks the paused send up where it stopped
             key = paused.key
-        elif key is None and run is None:
+        elif run is not None:
+            key = run.run_id  # a Run's later attempt resumes under its id
+        elif key is None:
             key = ids.new_id("send")  # journaled, so an approval can resume its pattern
         send = self._engine.open(
             tenant,
@@ -159,21 +161,24 @@ class GroupMessageService:
             names,
             emit=show if stream is not None or run is not None else None,
             on_delta=on_delta if wants_tokens else None,
-            key=run.run_id if run is not None else key,
+            key=key,
             run_id=run.run_id if run is not None else None,
             baseline=prepared.baseline,
             resuming=resuming,
             inputs=prepared.inputs,
+            paused=paused is not None,
         )
         send.agents = dict(prepared.agents)
-        # Every speaker's memory in one read, for the whole send.
-        block_ids = list(dict.fromkeys(b for a in prepared.agents.values() for b in a.block_ids))
-        if block_ids:
-            send.blocks.get_many(self._store, tenant, block_ids)
-        if run is not None and send.set_aside:
-            run.forget(send.set_aside)  # an interrupted step of its dead attempt: not shown
         send.should_stop = self._stop_check(run)
         try:
+            # Every speaker's memory in one read, for the whole send.
+            block_ids = list(
+                dict.fromkeys(b for a in prepared.agents.values() for b in a.block_ids)
+            )
+            if block_ids:
+                send.blocks.get_many(self._store, tenant, block_ids)
+            if run is not None and send.set_aside:
+                run.forget(send.set_aside)  # an interrupted step of its dead attempt
             with not_replayable():
                 if prepared.approval is not None:
                     self._decide(send, prepared, prepared.approval)
@@ -181,6 +186,9 @@ class GroupMessageService:
                     prepared.pattern.run(self._engine, send)
         except SendCancelled:
             send.stop_reason = "cancelled"
+        except BaseException:
+            send.failed = True  # its journal stays: the same key (or an approval) goes on
+            raise
         finally:
             self._engine.close(send)
         return LettaResponse(
@@ -269,7 +277,9 @@ class GroupMessageService:
     def _resume(self, send: GroupSend, agent: AgentRecord, approval: ApprovalCreate) -> None:
         """The paused agent gets the decision, runs (or refuses) the same tool call and
         finishes its turn; the pattern does not go on past it in this send."""
-        options = TurnOptions(max_steps=send.request.max_steps, group_id=send.group.id)
+        options = TurnOptions(
+            max_steps=send.request.max_steps, group_id=send.group.id, blocks=send.blocks
+        )
         decided = self._engine.loop.approval_records(send.tenant, agent, approval, options)
         send.show(decided)
         turn = self._engine.continue_turn(send, agent.id, decided)
@@ -328,37 +338,48 @@ class GroupMessageService:
         """Clear the group's conversation, as Letta does: the transcript, and the group's
         messages in each member's history (and so its context). Each member keeps its
         messages from other groups and direct chats. 409 while a send runs."""
-        members = self._clear_transcript(tenant, group_id)
-        for agent_id in members:
-            self._forget_group(tenant, agent_id, group_id)
+        cutoffs = self._clear_transcript(tenant, group_id)
+        for agent_id, cutoff in cutoffs.items():
+            self._forget_group(tenant, agent_id, group_id, cutoff)
 
     @retry_on_conflict("the group")
-    def _clear_transcript(self, tenant: str, group_id: str) -> builtins.list[str]:
-        """One atomic write: from here the group shows and relays nothing said before."""
+    def _clear_transcript(self, tenant: str, group_id: str) -> dict[str, int]:
+        """One atomic write: from here the group shows and relays nothing said before.
+        Returns each member's next message seq as of now: what the reset deletes lies
+        below it (a send that starts once the group is free is not touched)."""
         uow = UnitOfWork(self._store, tenant, self._clock)
         group = uow.load(GroupRecord, group_id)
         ensure_idle(group, uow.now, "resetting its messages")
+        members = uow.load_existing(AgentRecord, group.agent_ids_with_manager())
+        waiting = [a.id for a in members if a.pending_approval_id]
+        if waiting:
+            raise ConflictError(
+                f"Group {group_id} waits for a decision on a tool call of agent {waiting[0]}; "
+                "send the approval (or deny it) before resetting its messages."
+            )
         group.transcript_start_seq = group.next_transcript_seq
         group.seen = {}
+        group.journal = None
         uow.touch(group)
         uow.commit()
-        return group.agent_ids_with_manager()
+        return {a.id: a.next_message_seq for a in members}
 
-    def _forget_group(self, tenant: str, agent_id: str, group_id: str) -> None:
-        """Delete the member's messages of the group, a store batch at a time (a reset that
-        stops midway is finished by the next one: what is left still carries the group)."""
+    def _forget_group(self, tenant: str, agent_id: str, group_id: str, cutoff: int) -> None:
+        """Delete the member's messages of the group below `cutoff`, a store batch at a
+        time (a reset that stops midway is finished by the next one: what is left still
+        carries the group)."""
         batch = max(1, self._store.limits.max_changes_per_write)
         after = 0
         while True:
             window = self._store.children(
                 tenant, MessageRecord, agent_id, limit=FORGET_WINDOW, after_seq=after
             )
-            gone = [m for m in window if m.group_id == group_id]
+            gone = [m for m in window if m.group_id == group_id and m.seq < cutoff]
             for start in range(0, len(gone), batch):
                 uow = UnitOfWork(self._store, tenant, self._clock)
                 for message in gone[start : start + batch]:
                     uow.remove(uow.track(MessageRecord, message))
                 uow.commit()
-            if len(window) < FORGET_WINDOW:
+            if len(window) < FORGET_WINDOW or window[-1].seq >= cutoff:
                 return
             after = window[-1].seq

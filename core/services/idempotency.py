@@ -135,11 +135,18 @@ class Idempotency:
         """Run the send the record stands for, then keep its response there."""
         try:
             response = send()
+        except ConflictError as busy:
+            taken_over = (
+                record.id.startswith(KEYED_PREFIX) and record.version > 1
+            )  # not the first claim
+            if type(busy) is ConflictError and taken_over:
+                # A claim taken over from an attempt that is in fact still at work (its
+                # group is busy): leave the claim running, so its answer is kept.
+                raise
+            self._forget(tenant, record)
+            raise
         except Exception:
-            # Nothing to replay: let a retry run the send again.
-            # (A newer attempt that took the record over owns it now.)
-            with contextlib.suppress(ConcurrentModificationError):
-                self._store.write(tenant, [Delete(record, record.version)])
+            self._forget(tenant, record)
             raise
         done = record.model_copy(
             update={
@@ -153,8 +160,20 @@ class Idempotency:
             self._store.write(tenant, [Put(done, record.version)])
         except ConcurrentModificationError:
             if record.id.startswith(KEYED_PREFIX):
-                raise
+                # A retry took the claim over while this attempt ran on: this answer is
+                # real, so it is the one kept.
+                current = self._store.get(tenant, IdempotencyRecord, record.id)
+                expected = current.version if current is not None else None
+                kept = done.model_copy(update={"version": (expected or 0) + 1})
+                with contextlib.suppress(ConcurrentModificationError):
+                    self._store.write(tenant, [Put(kept if current else done, expected)])
         return response
+
+    def _forget(self, tenant: str, record: IdempotencyRecord) -> None:
+        """Nothing to replay: let a retry run the send again. (A newer attempt that took
+        the record over owns it now.)"""
+        with contextlib.suppress(ConcurrentModificationError):
+            self._store.write(tenant, [Delete(record, record.version)])
 
     def _keyless(
         self,
