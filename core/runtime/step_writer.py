@@ -17,6 +17,9 @@ from core.records import AgentRecord, MessageRecord
 from core.runtime.turn import StepOutcome, TurnOptions
 from core.runtime.usage import UsageTally
 
+GROUP_ROOM = 64 * 1024
+"""Bytes kept free for the group record a finish adds to a step's write."""
+
 
 @dataclass(frozen=True)
 class Finishing:
@@ -66,14 +69,30 @@ class StepWriter:
         last step) joins its caller's changes to the step's write."""
         together = [*pending, *outcome.records]
         if len(self.batches(known, together)) == 1:
+            finish = finish if self._room_for(known, together, finish) else None
             return together, self.save(tenant, known, together, outcome, finish)
         agent = known
         for batch in self.batches(known, pending):
             agent = self.save(tenant, agent, batch)
         if finish is not None:  # the inputs saved just now are the turn's records too
             finish = replace(finish, earlier=[*finish.earlier, *pending])
+            finish = finish if self._room_for(known, outcome.records, finish) else None
         agent = self.save(tenant, agent, outcome.records, outcome, finish)
         return together, agent
+
+    def _room_for(
+        self, agent: AgentRecord, records: list[MessageRecord], finish: Finishing | None
+    ) -> bool:
+        """Whether the finish's changes (at most a transcript copy of each of the turn's
+        records, and the group) fit in the step's write beside `records`; when they do
+        not, the caller writes them on its own afterwards (its finish is not applied)."""
+        if finish is None:
+            return False
+        limits = self._store.limits
+        copies = [*finish.earlier, *records]
+        count = 1 + len(records) + 1 + len(copies)
+        size = record_bytes(agent) + sum(record_bytes(r) for r in [*records, *copies])
+        return count <= limits.max_changes_per_write and size + GROUP_ROOM <= limits.max_write_bytes
 
     def save(
         self,

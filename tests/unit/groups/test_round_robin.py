@@ -160,3 +160,35 @@ def test_a_send_that_lost_the_group_leaves_the_new_holder_undisturbed(env: Group
         env.send(group)
     assert env.group_record(group).version == taken[0].version
     assert env.group_record(group).lease_id == "lease-other"
+
+
+def test_a_member_catching_up_on_more_than_one_write_holds_still_speaks() -> None:
+    """A store that changes at most 10 records at once: bob, silent for a while, catches up
+    on 8 entries, which fit in his step's write but not beside the group and the transcript
+    copies; the publication goes in a write of its own (no TooManyChangesError after the
+    model call)."""
+    from core.ports import StoreLimits
+    from core.schemas.groups import GroupUpdate
+    from tests.fakes import InMemoryStore
+    from tests.unit.groups.conftest import make_groups
+
+    env = make_groups()
+    small = StoreLimits(
+        max_changes_per_write=10, max_record_bytes=400_000, max_write_bytes=4_000_000
+    )
+    env.store.limits = small
+    ann, bob = env.agent("ann"), env.agent("bob")
+    group = env.group([ann, bob], max_turns=1)  # only ann speaks: bob falls behind
+    for n in range(3):
+        env.model.script("ann", reply(f"ann {n}"))
+        env.send(group, f"point {n}")
+    env.groups.update(TENANT, group, GroupUpdate(manager_config={"max_turns": 2}))
+    env.model.script("ann", reply("ann 3"))
+    env.model.script("bob", reply("bob at last"))
+
+    answer = env.send(group, "bob?")
+
+    assert answer.stop_reason.stop_reason == "end_turn"
+    assert [t.text for t in env.transcript(group)][-1] == "bob at last"
+    assert len([m for m in env.history(bob) if m.role == "user"]) == 8
+    assert isinstance(env.store, InMemoryStore)
