@@ -51,6 +51,8 @@ class GroupSend:
     produced: list[MessageRecord] = field(default_factory=list)
     stop_reason: StopReason = "end_turn"
     emit: Show | None = None
+    replay_emit: Show | None = None
+    """Where replayed records go: the live stream, not a Run's log (it has them)."""
     on_delta: Delta | None = None
     run_id: str | None = None
     """Set when the send is a Run's work: its messages are tagged with it."""
@@ -84,14 +86,16 @@ class GroupSend:
     """The next step's position; patterns call the engine's verbs in a fixed order."""
 
     def show(self, records: list[MessageRecord], *, replayed: bool = False) -> None:
-        """Add records to the response (and the stream) in the order they happened; what a
-        resumed send replays was streamed and logged the first time (and an approval's send
-        answers with what came after the pause only)."""
+        """Add records to the response (and the stream) in the order they happened. What a
+        resumed send replays is shown again (a retried stream gets the whole send) but not
+        logged again (`replay_emit`: the stream only); an approval's send answers with what
+        came after the pause only."""
         if replayed and self.decision is not None:
             return
         self.produced.extend(records)
-        if self.emit is not None and records and not replayed:
-            self.emit(records)
+        target = self.replay_emit if replayed else self.emit
+        if target is not None and records:
+            target(records)
 
     def next_position(self) -> int:
         self.position += 1

@@ -170,6 +170,8 @@ class GroupMessageService:
         )
         send.agents = dict(prepared.agents)
         send.should_stop = self._stop_check(run)
+        if stream is not None:
+            send.replay_emit = stream.saved
         try:
             # Every speaker's memory in one read, for the whole send.
             block_ids = list(

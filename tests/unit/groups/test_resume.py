@@ -200,3 +200,24 @@ def test_a_tool_with_a_side_effect_in_a_committed_turn_runs_once() -> None:
     assert block.value.count("likes tea") == 1
     assert env.model.order == ["ann", "ann", "bob", "bob"]
     assert [m.message_type for m in resumed.messages].count("tool_return_message") == 1
+
+
+def test_a_resumed_stream_streams_the_replayed_turns_too() -> None:
+    env = harness()
+    group = _round_robin(env, kill_bob=True)
+    with pytest.raises(Killed):
+        env.keyed(group, "k-1")
+    env.restart()
+    streamed: list[str | None] = []
+    request = LettaRequest(messages=[{"role": "user", "content": "plan the trip"}])
+
+    resumed = env.messages.send(
+        TENANT,
+        group,
+        request,
+        emit=lambda messages: streamed.extend(getattr(m, "name", None) for m in messages),
+        key="k-1",
+    )
+
+    assert [getattr(m, "name", None) for m in resumed.messages] == streamed
+    assert streamed.count("ann") == 2  # ann's replayed reasoning and reply are in the stream
