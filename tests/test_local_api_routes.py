@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import socket
 import sys
 import threading
 import time
@@ -17,7 +16,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from mangum import Mangum
 from moto import mock_aws
@@ -33,6 +31,7 @@ from infra.template_routes import read_api
 from tests.conftest import TABLE
 from tests.fakes import ScriptedModel
 from tests.normalize import normalized
+from tests.servers import free_port, serving, uvicorn_server
 
 Call = Callable[..., Any]
 
@@ -229,13 +228,6 @@ def test_every_route_answers_through_local_api_as_through_make_run(
     assert streams and all(body[-1] == "[DONE]" for body in streams)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_stream_first_frame_arrives_before_the_last_agent_speaks(
     settings: Settings,
 ) -> None:
@@ -255,19 +247,13 @@ def test_stream_first_frame_arrives_before_the_last_agent_speaks(
         "ApiFunction": Mangum(app, lifespan="off"),
         "StreamFunction": AdaptedApp(app),
     }
-    port = _free_port()
-    config = uvicorn.Config(
-        LocalRestApi(read_api(), handlers), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    port = free_port()
+    server = uvicorn_server(LocalRestApi(read_api(), handlers), port)
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with (
+            serving(server),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+        ):
             agents = [client.post("/v1/agents", json={"name": n}).json()["id"] for n in "abc"]
             group = client.post("/v1/groups", json={"agent_ids": agents, "description": "g"})
             assert group.status_code == 200, group.text
@@ -286,6 +272,4 @@ def test_stream_first_frame_arrives_before_the_last_agent_speaks(
         assert len(model.requests) == 3
     finally:
         gate.set()
-        server.should_exit = True
-        thread.join(timeout=10)
         _drain(services.runs.launcher)

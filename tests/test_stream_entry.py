@@ -4,9 +4,7 @@ streams to API Gateway), not the whole body at the end as Mangum does."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +18,7 @@ from handler.stream_entry import DEFAULT_PORT, ServerConfig, server_config
 from infra.providers.router import ModelRouter
 from infra.settings import Settings
 from tests.fakes import ScriptedModel
+from tests.servers import free_port, serving
 
 
 @pytest.mark.parametrize(
@@ -46,13 +45,6 @@ def test_main_serves_the_app_on_that_port(monkeypatch: pytest.MonkeyPatch) -> No
     assert (server.config.host, server.config.port) == ("127.0.0.1", 8123)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def gate() -> Iterator[threading.Event]:
     event = threading.Event()
@@ -73,17 +65,13 @@ def test_the_first_frame_arrives_before_the_send_ends(
 
     model = ScriptedModel(offline.complete, held)
     services = build_services(settings, model=model)
-    config = ServerConfig(host="127.0.0.1", port=_free_port())
-    server = stream_entry.server(create_app(services), config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    config = ServerConfig(host="127.0.0.1", port=free_port())
+    base = f"http://{config.host}:{config.port}"
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        base = f"http://{config.host}:{config.port}"
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with (
+            serving(stream_entry.server(create_app(services), config)),
+            httpx.Client(base_url=base, timeout=30) as client,
+        ):
             agents = [client.post("/v1/agents/", json={"name": n}).json()["id"] for n in "ab"]
             group = client.post("/v1/groups/", json={"agent_ids": agents, "description": "g"})
             assert group.status_code == 200, group.text
@@ -101,5 +89,3 @@ def test_the_first_frame_arrives_before_the_send_ends(
         assert len(model.requests) == 2
     finally:
         gate.set()
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -5,47 +5,28 @@ while it reads and checks them."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from handler.app import create_app
 from handler.composition import Services
 from handler.json_limits import MAX_BODY_BYTES
+from tests.servers import free_port, serving, uvicorn_server
 
 SEND = "/v1/groups/group-123e4567-e89b-42d3-8456-426614174000/messages"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def base_url(services: Services) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(services), host="127.0.0.1", port=_free_port(), log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    port = free_port()
+    with serving(uvicorn_server(create_app(services), port)):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _large_bodies() -> list[bytes]:
