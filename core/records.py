@@ -226,6 +226,9 @@ class MessageRecord(ChildRecord):
     step_id: str | None = None
     run_id: str | None = None
     group_id: str | None = None
+    send_key: str | None = None
+    """The keyed group send that saved it: a resumed send sets aside only its own records
+    (core.groups.journal), never a member's copies from a direct chat meanwhile."""
     is_err: bool | None = None
 
 

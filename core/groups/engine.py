@@ -348,6 +348,7 @@ class GroupEngine:
             name=name or (send.names.get(sender_id) if sender_id else None),
             sender_id=sender_id,
             group_id=send.group.id,
+            send_key=send.key,
         )
 
     # -- internals -----------------------------------------------------------------------
@@ -358,7 +359,10 @@ class GroupEngine:
         group = send.group
         given = max(group.seen.get(agent_id, 0), group.transcript_start_seq - 1)
         entries = self.transcript_since(send, given, RELAY_LIMIT)
-        return relay(entries, agent_id, self.clock), entries[-1].seq if entries else given
+        relayed = relay(entries, agent_id, self.clock)
+        for record in relayed:
+            record.send_key = send.key
+        return relayed, entries[-1].seq if entries else given
 
     def _run(
         self,
@@ -385,6 +389,7 @@ class GroupEngine:
             override_model=send.request.override_model,
             group_id=send.group.id,
             run_id=send.run_id,
+            send_key=send.key,
             extra_tools=tools,
             task=task,
             choices=choices,

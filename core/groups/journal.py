@@ -109,13 +109,9 @@ def set_aside_interrupted(store: Store, clock: Clock, send: GroupSend) -> list[s
         later = store.children(
             send.tenant, MessageRecord, agent_id, limit=10_000, after_seq=start - 1
         )
-        # Relayed inputs carry no run; other runs' messages (background ones) are not ours.
+        # Only what this send saved: not a direct chat's copies, not background runs'.
         stray = [
-            r
-            for r in later
-            if r.group_id == send.group.id
-            and r.run_id in (None, send.run_id)
-            and r.seq not in kept.get(agent_id, set())
+            r for r in later if r.send_key == send.key and r.seq not in kept.get(agent_id, set())
         ]
         chunk = store.limits.max_changes_per_write
         for start_at in range(0, len(stray), chunk):

@@ -21,6 +21,7 @@ class MessageFactory:
         self._clock = clock
         self._run_id = options.run_id
         self._group_id = options.group_id
+        self._send_key = options.send_key
 
     def _base(self, agent: AgentRecord, role: Role, step_id: str | None) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class MessageFactory:
             "step_id": step_id,
             "run_id": self._run_id,
             "group_id": self._group_id,
+            "send_key": self._send_key,
         }
 
     def assistant(

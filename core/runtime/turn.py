@@ -70,6 +70,8 @@ class TurnOptions:
     override_model: str | None = None
     run_id: str | None = None
     group_id: str | None = None
+    send_key: str | None = None
+    """Stamped on every record the turn saves (core.records.MessageRecord.send_key)."""
     extra_tools: tuple[TurnTool, ...] = ()
     """Tools lent for this turn, offered beside the agent's own."""
     task: ModelTask = "respond"

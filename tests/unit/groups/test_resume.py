@@ -221,3 +221,28 @@ def test_a_resumed_stream_streams_the_replayed_turns_too() -> None:
 
     assert [getattr(m, "name", None) for m in resumed.messages] == streamed
     assert streamed.count("ann") == 2  # ann's replayed reasoning and reply are in the stream
+
+
+def test_a_resumed_send_keeps_what_a_member_was_given_in_a_direct_chat_meanwhile() -> None:
+    """After the crash, cid is messaged directly and given the group's news then; resuming
+    sets aside only what the dead send saved, so those copies stay, and stay single."""
+    from core.runtime.agent_loop import AgentLoop
+    from core.services.agent_messages import AgentMessageService
+
+    env = harness()
+    group = _round_robin(env, kill_bob=True)
+    with pytest.raises(Killed):
+        env.keyed(group, "k-1")
+    env.restart()
+    cid = env.group_record(group).agent_ids[2]
+    direct = AgentMessageService(
+        env.store, env.clock, AgentLoop(env.store, env.clock, env.model, RecordingMetrics())
+    )
+    env.model.script("cid", reply("cid: hello you"))
+    direct.send(TENANT, cid, LettaRequest(messages=[{"role": "user", "content": "hi cid"}]))
+
+    resumed = env.keyed(group, "k-1")
+
+    assert resumed.stop_reason.stop_reason == "end_turn"
+    texts = [m.text for m in env.history(cid) if m.role == "user"]
+    assert texts.count("plan the trip") == 1 and "hi cid" in texts
