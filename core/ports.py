@@ -205,7 +205,8 @@ class BackgroundRuns(Protocol):
     """Starts agent work that outlives the request (a sleeptime agent's pass) as a Run.
 
     `start_turn` saves the run, hands it to the launcher and returns its id at once; the
-    agent later takes one turn on `text` as a user message. RunService implements it.
+    agent later takes one turn on `text` as a user message. RunService implements it. With a
+    `run_id`, starting the same run twice (a resumed send) starts it once.
     """
 
     def start_turn(
@@ -217,6 +218,7 @@ class BackgroundRuns(Protocol):
         task: ModelTask,
         group_id: str | None,
         metadata: dict[str, Any],
+        run_id: str | None = None,
     ) -> str: ...
 
 

@@ -330,6 +330,8 @@ class GroupEngine:
             task=task,
             group_id=send.group.id,
             metadata={"group_id": send.group.id, "manager_type": send.group.manager_type},
+            # Fixed by the step, so a resumed send that redoes it starts no second run.
+            run_id=ids.derived_id(ids.RUN, send.key, str(position)) if send.key else None,
         )
         send.pending[position] = JournalEntry(agent_id=agent_id, run_id=run_id)
         send.start_run(run_id)

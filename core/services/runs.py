@@ -118,15 +118,17 @@ class RunService:
         background: bool = True,
         logged: bool = False,
         callback_url: str | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
-        """Save a new run (status `created`) of `job` on the agent; `start` launches it."""
+        """Save a new run (status `created`) of `job` on the agent; `start` launches it.
+        `run_id`: its id when the caller fixed it (a conflict if it exists)."""
         kind = job.get("kind")
         if kind not in self._handlers:
             raise ValueError(f"No run handler is registered for job kind {kind!r}.")
         if self._store.get(tenant, AgentRecord, agent_id) is None:
             raise NotFoundError(f"Agent not found: {agent_id}")
         run = RunRecord(
-            id=ids.new_id(ids.RUN),
+            id=run_id or ids.new_id(ids.RUN),
             created_at=self._clock.now(),
             agent_id=agent_id,
             background=background,
@@ -165,10 +167,16 @@ class RunService:
         task: ModelTask,
         group_id: str | None,
         metadata: dict[str, Any],
+        run_id: str | None = None,
     ) -> str:
-        """core.ports.BackgroundRuns: one agent turn on `text`, in the background."""
+        """core.ports.BackgroundRuns: one agent turn on `text`, in the background; a run
+        already saved under `run_id` is not started again."""
         job = {"kind": AGENT_TURN, "input": text, "group_id": group_id, "task": task}
-        return self.submit(tenant, agent_id, job, metadata).id
+        if run_id is not None and self._store.get(tenant, RunRecord, run_id) is not None:
+            return run_id
+        run = self.create(tenant, agent_id, job, metadata, run_id=run_id)
+        self.start(tenant, run)
+        return run.id
 
     # -- reading and deleting ------------------------------------------------------------
 

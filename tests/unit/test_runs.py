@@ -447,3 +447,20 @@ def test_many_runs_in_parallel_all_finish() -> None:
     assert launcher.wait_idle(timeout=10)
     assert {env.record(r).status for r in run_ids} == {"completed"}
     launcher.shutdown()
+
+
+def test_a_background_turn_with_a_fixed_id_starts_once(env: Env) -> None:
+    """A resumed group send redoes a step that started a background run (its journal entry
+    was not written yet): the run's id comes from the step, so it is not started twice."""
+    agent_id = env.agent()
+    env.model.queue(say("Stored."))
+    fixed = "run-5b0f8ad3-2b5e-4c1d-9a3e-0d4c2f6b7a10"
+    first = env.runs.start_turn(
+        TENANT, agent_id, "review", task="remember", group_id=None, metadata={}, run_id=fixed
+    )
+    again = env.runs.start_turn(
+        TENANT, agent_id, "review", task="remember", group_id=None, metadata={}, run_id=fixed
+    )
+    assert first == again == fixed
+    assert env.record(fixed).status == "completed"
+    assert len(env.model.requests) == 1

@@ -91,8 +91,11 @@ class BackgroundRecorder:
         task: str,
         group_id: str | None,
         metadata: dict[str, Any],
+        run_id: str | None = None,
     ) -> str:
-        run_id = f"run-{uuid.uuid4()}"
+        if run_id is not None and any(s["run_id"] == run_id for s in self.started):
+            return run_id
+        run_id = run_id or f"run-{uuid.uuid4()}"
         self.started.append(
             {"run_id": run_id, "agent_id": agent_id, "text": text, "task": task, **metadata}
         )
