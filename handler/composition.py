@@ -123,7 +123,7 @@ def build_services(
         # The threads run `runs.execute`, and RunService needs the launcher: bind it after.
         in_process = InProcessLauncher()
         runs = RunService(store, clock, loop, in_process, callbacks.report)
-        in_process.bind(runs.execute)
+        in_process.bind(runs.attempt)
     lease = timedelta(seconds=settings.group_lease_s)
     engine = GroupEngine(store, clock, loop, background=runs, lease=lease, metrics=metrics)
     group_messages = GroupMessageService(store, clock, engine, settings.send_deadline_s)

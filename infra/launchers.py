@@ -21,7 +21,12 @@ from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
-Executor = Callable[[str, str], None]
+Executor = Callable[[str, str], object]
+"""Runs one run: RunService.attempt (or execute). An attempt answering `not_started` is
+tried again later by the in-process launcher, as SQS redelivers it in the cloud."""
+
+RETRY_AFTER_S = 30.0
+RETRIES = 5
 """`executor(tenant, run_id)`, normally RunService.execute."""
 
 
@@ -63,13 +68,31 @@ class InProcessLauncher:
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)
 
-    def _run(self, tenant: str, run_id: str) -> None:
+    def _run(self, tenant: str, run_id: str, tries: int = 0) -> None:
         try:
-            self._executor(tenant, run_id)
+            outcome = self._executor(tenant, run_id)
         except Exception:
             logger.exception("run %s: its executor raised", run_id)
+        else:
+            if outcome == "not_started" and tries < RETRIES:
+                self._later(tenant, run_id, tries + 1)
         finally:
             self._finished()
+
+    def _later(self, tenant: str, run_id: str, tries: int) -> None:
+        """Try a run that could not start again in RETRY_AFTER_S (counted as active)."""
+        with self._idle:
+            self._active += 1
+
+        def again() -> None:
+            try:
+                self._pool.submit(self._run, tenant, run_id, tries)
+            except RuntimeError:  # shut down meanwhile
+                self._finished()
+
+        timer = threading.Timer(RETRY_AFTER_S, again)
+        timer.daemon = True
+        timer.start()
 
     def _finished(self) -> None:
         with self._idle:

@@ -283,6 +283,10 @@ class RunService:
             outcome = self._handler(run)(tenant, run)
         except RetryLater:
             logger.info("run %s: cannot resume yet; a later delivery will", run_id)
+            try:
+                self._mark_abandoned(tenant, run_id)  # so that delivery resumes it
+            except Exception:
+                logger.exception("run %s: could not be marked for a later delivery", run_id)
             return "not_started"
         except Exception as exc:
             logger.exception("run %s: its %r handler failed", run_id, run.job.get("kind"))

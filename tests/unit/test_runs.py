@@ -464,3 +464,25 @@ def test_a_background_turn_with_a_fixed_id_starts_once(env: Env) -> None:
     assert first == again == fixed
     assert env.record(fixed).status == "completed"
     assert len(env.model.requests) == 1
+
+
+def test_the_in_process_launcher_tries_a_run_that_could_not_start_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As SQS redelivers a `not_started` run in the cloud, `make run`'s launcher tries it
+    again later (a bounded number of times)."""
+    import infra.launchers
+
+    monkeypatch.setattr(infra.launchers, "RETRY_AFTER_S", 0.01)
+    outcomes = ["not_started", "not_started", "finished"]
+    calls: list[str] = []
+
+    def attempt(tenant: str, run_id: str) -> str:
+        calls.append(run_id)
+        return outcomes[len(calls) - 1]
+
+    launcher = InProcessLauncher(attempt)
+    launcher.launch(TENANT, "run-1")
+    assert launcher.wait_idle(5)
+    assert calls == ["run-1"] * 3
+    launcher.shutdown()
