@@ -26,7 +26,10 @@ def unseen(
     records: list[MessageRecord] = []
     reached: dict[str, int] = {}
     group_ids = list(dict.fromkeys([*agent.group_ids, *agent.managed_group_ids]))
+    now = clock.now()
     for group in store.get_many(tenant, GroupRecord, group_ids).values():
+        if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
+            continue  # a send is at work there: it relays, so nothing is given twice
         given = max(group.seen.get(agent.id, 0), group.transcript_start_seq - 1)
         if group.next_transcript_seq - 1 <= given:
             continue
