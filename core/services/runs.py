@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 from core import ids
-from core.errors import NotFoundError
+from core.errors import ConcurrentModificationError, NotFoundError
 from core.llm import ModelTask
 from core.observability import bind
 from core.paging import PageRequest
@@ -172,9 +172,12 @@ class RunService:
         """core.ports.BackgroundRuns: one agent turn on `text`, in the background; a run
         already saved under `run_id` is not started again."""
         job = {"kind": AGENT_TURN, "input": text, "group_id": group_id, "task": task}
-        if run_id is not None and self._store.get(tenant, RunRecord, run_id) is not None:
-            return run_id
-        run = self.create(tenant, agent_id, job, metadata, run_id=run_id)
+        try:
+            run = self.create(tenant, agent_id, job, metadata, run_id=run_id)
+        except ConcurrentModificationError:
+            if run_id is None:
+                raise
+            return run_id  # saved (and started) by the attempt this one resumes
         self.start(tenant, run)
         return run.id
 
