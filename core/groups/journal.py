@@ -1,14 +1,17 @@
-"""The send journal: how a keyed send that died resumes from its last committed step.
+"""The send journal: how a send that died resumes from its last committed step, and how an
+approval picks up the send that paused for it.
 
-A send with a key (a Run's id, or an idempotency key) numbers its steps (turns, writes,
-background runs) in the order its pattern takes them. What each step did is kept on the
-group, in the same atomic write that commits the step (a turn's entry rides with its
-transcript write), so the journal never claims a step that did not happen, nor misses one
-that did. When the same key sends again after the first attempt died, the pattern runs from
-the start, but steps the journal holds are replayed from it (their messages read back,
-their usage counted again) instead of redone: no model call, no tool call, no write twice.
-What a step interrupted midway had already saved (an agent's partial turn) is set aside
-first, so the redone step starts clean.
+Every group send has a key (its idempotency key, its Run's id, or one of its own) and numbers
+its steps (turns, writes, background runs) in the order its pattern takes them. What each
+step did is kept on the group, in the same atomic write that commits the step (a turn's
+entry rides with its transcript write), so the journal never claims a step that did not
+happen, nor misses one that did. When the same key sends again after the first attempt
+died, the pattern runs from the start, but steps the journal holds are replayed from it
+(their messages read back, their usage counted again) instead of redone: no model call, no
+tool call, no write twice. What a step interrupted midway had already saved (an agent's
+partial turn, its records stamped with the send's key) is set aside first, so the redone
+step starts clean. A send that pauses for an approval keeps its journal: the approval's
+send replays up to the pause, goes on from the decision, and the pattern continues.
 """
 
 from __future__ import annotations
