@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import re
 import sys
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -709,6 +710,18 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, APIConnectionError):
         return f"{exc.request.method} {exc.request.url}: {exc.message} ({exc.__cause__!r})"
     return "".join(traceback.format_exception(exc)).rstrip()
+
+
+def wait_finished(client: Letta, run_id: str, timeout: float = 60) -> Any:
+    """The run once it has ended (completed, failed or cancelled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.runs.retrieve(run_id)
+        if run.status in ("completed", "failed", "cancelled"):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run.status} after {timeout}s")
+        time.sleep(0.1)
 
 
 Step = Callable[[Letta, "Checks", list[tuple[str, str]]], None]

@@ -13,12 +13,11 @@ Exits non-zero on failure.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
+from crud_scenario import Checks, run_steps, wait_finished
 from letta_client import Letta
 from letta_client.types.agents import Message
 from pydantic import TypeAdapter
@@ -28,16 +27,6 @@ LIMITS = (1, 2, 3, 7)
 MAX_PAGES = 500  # more pages than this is taken as a pagination loop
 
 Key = tuple[str, str]
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.passed = 0
-
-    def true(self, condition: object, message: str) -> None:
-        if not condition:
-            raise AssertionError(message)
-        self.passed += 1
 
 
 def walk(check: Checks, list_call: Callable[..., Any], what: str, **params: Any) -> list[Key]:
@@ -81,14 +70,6 @@ def check_walks(
     print(f"ok   {what}: {len(asc)} messages at limits {LIMITS}, both orders and directions")
 
 
-def wait_finished(client: Letta, run_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while client.runs.retrieve(run_id).status not in ("completed", "failed", "cancelled"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} did not finish within {timeout}s")
-        time.sleep(0.1)
-
-
 def run(client: Letta, check: Checks) -> None:
     pair = [client.agents.create(name=name).id for name in ("ann", "bob")]
     group = client.groups.create(agent_ids=pair, description="a pair to walk")
@@ -125,21 +106,11 @@ def run(client: Letta, check: Checks) -> None:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--api-key")
-    args = parser.parse_args()
-    client = Letta(base_url=args.base_url, api_key=args.api_key, _strict_response_validation=True)
-    check = Checks()
-    try:
-        run(client, check)
-    except Exception as exc:  # noqa: BLE001 - report any failure as the scenario's result
-        print(f"FAIL {type(exc).__name__}: {exc}")
-        print(f"sdk message walk scenario: {check.passed} passed, 1 failed")
-        return 1
-    print(f"sdk message walk scenario: {check.passed} passed, 0 failed")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    steps = [
+        lambda client, check, _: run(client, check),
+    ]
+    return run_steps("sdk message walk scenario", __doc__ or "", steps, argv)
 
 
 if __name__ == "__main__":

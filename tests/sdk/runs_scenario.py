@@ -10,32 +10,10 @@ failure.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 
+from crud_scenario import Checks, run_steps, wait_finished
 from letta_client import Letta
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.passed = 0
-
-    def true(self, condition: object, message: object) -> None:
-        if not condition:
-            raise AssertionError(message)
-        self.passed += 1
-
-
-def wait_finished(client: Letta, run_id: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = client.runs.retrieve(run_id)
-        if run.status in ("completed", "failed", "cancelled"):
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run.status} after {timeout}s")
-        time.sleep(0.1)
 
 
 def run(client: Letta, check: Checks) -> None:
@@ -78,21 +56,11 @@ def run(client: Letta, check: Checks) -> None:
     print("ok   agents.messages.cancel")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--api-key")
-    args = parser.parse_args()
-    client = Letta(base_url=args.base_url, api_key=args.api_key, _strict_response_validation=True)
-    check = Checks()
-    try:
-        run(client, check)
-    except Exception as exc:  # noqa: BLE001 - report any failure as the scenario's result
-        print(f"FAIL {type(exc).__name__}: {exc}")
-        print(f"sdk runs scenario: {check.passed} passed, 1 failed")
-        return 1
-    print(f"sdk runs scenario: {check.passed} passed, 0 failed")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    steps = [
+        lambda client, check, _: run(client, check),
+    ]
+    return run_steps("sdk runs scenario", __doc__ or "", steps, argv)
 
 
 if __name__ == "__main__":

@@ -13,32 +13,10 @@ on failure.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 
+from crud_scenario import Checks, run_steps, wait_finished
 from letta_client import Letta
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.passed = 0
-
-    def true(self, condition: object, message: object) -> None:
-        if not condition:
-            raise AssertionError(message)
-        self.passed += 1
-
-
-def wait_finished(client: Letta, run_id: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = client.runs.retrieve(run_id)
-        if run.status in ("completed", "failed", "cancelled"):
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run.status} after {timeout}s")
-        time.sleep(0.1)
 
 
 def block_ids(client: Letta, agent_id: str) -> set[str]:
@@ -160,22 +138,12 @@ def voice(client: Letta, check: Checks) -> None:
     print("ok   the voice agent hands what leaves its context to its sleeptime agent")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--api-key")
-    args = parser.parse_args()
-    client = Letta(base_url=args.base_url, api_key=args.api_key, _strict_response_validation=True)
-    check = Checks()
-    try:
-        sleeptime(client, check)
-        voice(client, check)
-    except Exception as exc:  # noqa: BLE001 - report any failure as the scenario's result
-        print(f"FAIL {type(exc).__name__}: {exc}")
-        print(f"sdk sleeptime scenario: {check.passed} passed, 1 failed")
-        return 1
-    print(f"sdk sleeptime scenario: {check.passed} passed, 0 failed")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    steps = [
+        lambda client, check, _: sleeptime(client, check),
+        lambda client, check, _: voice(client, check),
+    ]
+    return run_steps("sdk sleeptime scenario", __doc__ or "", steps, argv)
 
 
 if __name__ == "__main__":
