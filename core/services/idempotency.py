@@ -225,7 +225,10 @@ class Idempotency:
     def _overwrite(self, tenant: str, fresh: IdempotencyRecord) -> IdempotencyRecord:
         """Record a new attempt, replacing whatever an earlier one left there."""
 
-        def put(_: int) -> IdempotencyRecord:
+        def put(attempt: int) -> IdempotencyRecord:
+            if attempt == 0:  # usually there is none: a create, without a read first
+                self._store.write(tenant, [Put(fresh, None)])
+                return fresh
             existing = self._store.get(tenant, IdempotencyRecord, fresh.id)
             record = fresh.model_copy(
                 update={"version": existing.version + 1 if existing else fresh.version}
