@@ -6,13 +6,15 @@ import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.errors import RecordTooLargeError, TooManyChangesError
 from core.filters import Filter, Kept, projection
-from core.llm import ModelTask
 from core.paging import PageRequest
 from core.records import ChildRecord, Record
+
+if TYPE_CHECKING:  # the model port's types load with the agent loop, not with the store
+    from core.llm import ModelTask
 
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=ChildRecord)

@@ -5,12 +5,10 @@ so every change that touches several records is one atomic multi-record write an
 never needs a secondary lookup.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from core.filters import (
     ContainsText,
@@ -22,6 +20,7 @@ from core.filters import (
     IsTrue,
     OneOf,
 )
+from core.lazy_model import LazyModel
 from core.schemas.blocks import BlockBody
 from core.schemas.groups import Group
 
@@ -33,7 +32,7 @@ RunKind = Literal["agent_turn"]
 """The job kinds RunService handles itself (others may be registered at runtime)."""
 
 
-class Record(BaseModel):
+class Record(LazyModel):
     """Common envelope: id, timestamps and the version optimistic writes compare."""
 
     KIND: ClassVar[str]
@@ -126,7 +125,7 @@ class AgentRecord(Record):
         return super().filterable_value(field)
 
 
-class JournalEntry(BaseModel):
+class JournalEntry(LazyModel):
     """What one step of a send did, kept so a resumed send replays it instead of redoing it:
     a write (`done`), an agent's turn (its own messages by seq, stop reason and usage), a
     turn that failed (`error`), or a background run it started (`run_id`)."""
@@ -146,7 +145,7 @@ class JournalEntry(BaseModel):
     skipped on replay too, so later steps keep their numbers."""
 
 
-class SendJournal(BaseModel):
+class SendJournal(LazyModel):
     """The steps a keyed send (a Run, or a send with an idempotency key) committed, by
     position, written with the group in the same atomic writes as the steps themselves.
     `baseline`: each speaker's next message seq when the send began, so what an interrupted

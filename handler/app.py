@@ -1,4 +1,8 @@
-"""The FastAPI application: routers, error mapping, and the services it runs on."""
+"""The FastAPI application: routers, error mapping, and the services it runs on.
+
+Creating it builds no route and makes no service: each is built or made when first used
+(handler/routing.py, handler/composition.py), so a cold start pays for its first request.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from handler.json_default import DefaultJsonContentType
 from handler.openapi import install_openapi
 from handler.request_limits import RequestLimits
 from handler.routes import agents, blocks, group_messages, groups, health, runs
-from handler.routing import TrailingSlashOptional
+from handler.routing import TrailingSlashOptional, add_routes
 from infra.settings import get_settings
 
 
@@ -32,5 +36,5 @@ def create_app(services: Services | None = None) -> FastAPI:
     # Added last, so it runs first: a request without a valid key reads nothing but headers.
     app.add_middleware(AuthenticateFirst)
     for module in (agents, blocks, groups, group_messages, health, runs):
-        app.include_router(module.router)
+        add_routes(app, module.router)
     return app

@@ -2,9 +2,18 @@
 
 Everything here runs once per container at import (the init phase); `handler` only adapts
 one event. Mangum runs with lifespan off so no start-up work repeats per invocation.
+
+The garbage collector is off during init: importing and building makes a few hundred
+thousand objects that live as long as the container, and collecting while they are made
+only rescans them (about 8% of a cold start here). At the end they are frozen, so later
+collections skip them too.
 """
 
 from __future__ import annotations
+
+import gc
+
+gc.disable()
 
 import os
 from typing import Any
@@ -27,7 +36,9 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Lett
 configure_logging(logger)
 app = create_app(build_services(get_settings(), metrics=PowertoolsMetrics()))
 asgi_handler = Mangum(app, lifespan="off", api_gateway_base_path=get_settings().api_base_path)
-install_snapstart_hooks(app.state.services)
+install_snapstart_hooks(app)
+gc.freeze()
+gc.enable()
 
 
 @traced(get_settings().tracing_enabled, logger)

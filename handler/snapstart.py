@@ -1,11 +1,13 @@
 """Lambda SnapStart hooks (template parameter SnapStartEnabled) for the API function.
 
 With SnapStart, Lambda runs init once, snapshots the process, and starts new instances
-from that snapshot. Whatever init made is then shared by every instance restored from
-it: the state of `random` (each would draw the same numbers) and the AWS clients (whose
-connections belonged to the instance that was snapshotted). After a restore, both are
-made anew. `snapshot_restore_py` is part of Lambda's managed Python runtimes (3.12+);
-elsewhere (local servers, tests) there are no snapshots and nothing is registered.
+from that snapshot. Init is then paid once per version, not per cold start, so before the
+snapshot everything the app makes on first use is made: every route and every service.
+Whatever init made is shared by every instance restored from the snapshot: the state of
+`random` (each would draw the same numbers) and the AWS clients (whose connections
+belonged to the instance that was snapshotted). After a restore, both are made anew.
+`snapshot_restore_py` is part of Lambda's managed Python runtimes (3.12+); elsewhere
+(local servers, tests) there are no snapshots and nothing is registered.
 """
 
 from __future__ import annotations
@@ -13,8 +15,20 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from handler.routing import LazyAPIRoute
+
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from handler.composition import Services
+
+
+def before_snapshot(app: FastAPI) -> None:
+    """Build every route and make every service, so restored instances start warm."""
+    for route in app.routes:
+        if isinstance(route, LazyAPIRoute):
+            route.build()
+    app.state.services.make_all()
 
 
 def after_restore(services: Services) -> None:
@@ -25,11 +39,12 @@ def after_restore(services: Services) -> None:
     reconnect_aws(services)
 
 
-def install(services: Services) -> bool:
-    """Register `after_restore` when running in Lambda's runtime; True if registered."""
+def install(app: FastAPI) -> bool:
+    """Register both hooks when running in Lambda's runtime; True if registered."""
     try:
-        from snapshot_restore_py import register_after_restore
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
     except ImportError:
         return False
-    register_after_restore(after_restore, services)
+    register_before_snapshot(before_snapshot, app)
+    register_after_restore(after_restore, app.state.services)
     return True

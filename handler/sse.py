@@ -13,17 +13,19 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.lowlevel import EventLoopToken, current_token
-from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from core.errors import DomainError
 from core.ids import RUN, new_id
 from core.observability import in_context
 from core.schemas.messages import LettaMessage, LettaMessageBase, LettaResponse
+
+if TYPE_CHECKING:  # sse-starlette imports uvicorn (~15 ms): only streams load it
+    from sse_starlette import EventSourceResponse, ServerSentEvent
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +44,27 @@ Emit = Callable[[list[LettaMessage]], None]
 
 def frame(payload: dict[str, Any] | str) -> ServerSentEvent:
     """One `data:` frame; JSON is compact and ASCII-escaped, so it is always one line."""
+    from sse_starlette import ServerSentEvent
+
     data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
     return ServerSentEvent(data, sep=SEP)
 
 
 def ping() -> ServerSentEvent:
     """The keep-alive comment (`: ping`), which SSE clients skip."""
+    from sse_starlette import ServerSentEvent
+
     return ServerSentEvent(comment="ping", sep=SEP)
+
+
+def event_stream(
+    frames: AsyncIterator[ServerSentEvent], *, ping_s: float, **options: Any
+) -> EventSourceResponse:
+    """The SSE response for `frames`, Letta's way: "\n\n" between frames, `: ping` every
+    `ping_s` seconds while nothing else goes out."""
+    from sse_starlette import EventSourceResponse
+
+    return EventSourceResponse(frames, sep=SEP, ping=ping_s, ping_message_factory=ping, **options)
 
 
 def sse_frames(events: Iterable[Event]) -> Iterator[ServerSentEvent]:
@@ -163,12 +179,10 @@ async def stream_send(
     if first[0] == "error":
         channel.close()
         raise first[1]
-    return EventSourceResponse(
+    return event_stream(
         _frames(first, channel),
-        ping=ping_s,
+        ping_s=ping_s,
         send_timeout=READER_STALL_S,
-        sep=SEP,
-        ping_message_factory=ping,
         # Also when the client left before the first frame was pulled from _frames.
         background=BackgroundTask(channel.aclose),
     )

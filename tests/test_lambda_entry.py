@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import importlib
 import json
 import sys
@@ -50,6 +51,7 @@ def entry(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     yield module
     sys.modules.pop("handler.lambda_entry", None)
     get_settings.cache_clear()
+    gc.unfreeze()  # the import froze this test process's objects, as Lambda's init would
 
 
 def rest_event(

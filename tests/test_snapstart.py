@@ -12,25 +12,36 @@ import pytest
 
 from core.records import AgentRecord
 from handler import snapstart
+from handler.app import create_app
 from handler.composition import Services, build_services
+from handler.routing import LazyAPIRoute
 from infra.launchers import SqsLauncher
 from infra.settings import Settings
+
+
+def _fake_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, tuple[Callable[..., None], tuple[Any, ...]]]:
+    """Lambda's `snapshot_restore_py`, keeping what is registered by hook name."""
+    hooks: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {}
+    runtime = types.ModuleType("snapshot_restore_py")
+    runtime.register_before_snapshot = lambda fn, *args: hooks.update(before_snapshot=(fn, args))  # type: ignore[attr-defined]
+    runtime.register_after_restore = lambda fn, *args: hooks.update(after_restore=(fn, args))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
+    return hooks
 
 
 def test_nothing_is_registered_outside_lambda(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # import fails
-    assert snapstart.install(services) is False
+    assert snapstart.install(create_app(services)) is False
 
 
 def test_restore_reseeds_random_and_reconnects_store_and_queue(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hooks: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-    runtime = types.ModuleType("snapshot_restore_py")
-    runtime.register_after_restore = lambda fn, *args: hooks.append((fn, args))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
+    hooks = _fake_runtime(monkeypatch)
     queued = settings.model_copy(
         update={"run_launcher": "sqs", "run_queue_url": "https://sqs.example/q"}
     )
@@ -40,8 +51,8 @@ def test_restore_reseeds_random_and_reconnects_store_and_queue(
     assert isinstance(launcher, SqsLauncher)
     queue_client = launcher._client  # noqa: SLF001
 
-    assert snapstart.install(services) is True
-    [(hook, args)] = hooks
+    assert snapstart.install(create_app(services)) is True
+    hook, args = hooks["after_restore"]
     random.seed(7)
     snapshotted = random.random()
     random.seed(7)  # the state every restored instance would start from
@@ -52,3 +63,21 @@ def test_restore_reseeds_random_and_reconnects_store_and_queue(
     assert launcher._client is not queue_client  # noqa: SLF001
     # The new store client still reaches the table.
     assert services.store.count("default", AgentRecord) == 0
+
+
+def test_before_the_snapshot_every_route_and_service_is_made(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Init is free under SnapStart: what the app would make on first use is made then."""
+    hooks = _fake_runtime(monkeypatch)
+    app = create_app(services)
+    routes = [route for route in app.routes if isinstance(route, LazyAPIRoute)]
+    assert routes and not any(route.built for route in routes)
+    assert not services.made("group_messages")
+    assert snapstart.install(app) is True
+
+    hook, args = hooks["before_snapshot"]
+    hook(*args)
+
+    assert all(route.built for route in routes)
+    assert all(services.made(name) for name in ("group_messages", "runs", "authenticator"))

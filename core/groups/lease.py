@@ -9,11 +9,12 @@ read; a lost race reads the group again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from core.errors import ConflictError, SendInterruptedError
+from core.errors import SendInterruptedError
 from core.groups import journal
+from core.groups.busy import ensure_free
 from core.groups.send import GroupSend
 from core.groups.transcript import to_transcript
 from core.persistence.retry import optimistic
@@ -28,25 +29,6 @@ while a live one never loses it."""
 
 Change = Callable[[GroupRecord], Any]
 """Edits the group in place; returning False leaves it unwritten."""
-
-
-def ensure_free(group: GroupRecord, now: datetime) -> None:
-    """409 while another send holds the group."""
-    if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
-        raise ConflictError(
-            f"Group {group.id} is busy with another send; retry once it has finished."
-        )
-
-
-def ensure_idle(group: GroupRecord, now: datetime, change: str) -> None:
-    """409 for a change that would pull the ground from under a running send (a reset, an
-    edit of its transcript, members leaving, the group or a member deleted): it waits for
-    the send to finish."""
-    if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
-        raise ConflictError(
-            f"Group {group.id} has a send in progress; {change} must wait until it has "
-            "finished. Retry then."
-        )
 
 
 class GroupLease:

@@ -1,23 +1,41 @@
-"""The one registry of group patterns, by manager type."""
+"""The one registry of group patterns, by manager type.
+
+A pattern's module (and the send machinery behind it) is imported the first time a group
+of its type is made, changed or sent to, not when the registry is.
+"""
 
 from __future__ import annotations
 
-from core.errors import BadRequestError
-from core.groups.dynamic import Dynamic
-from core.groups.pattern import GroupPattern
-from core.groups.round_robin import RoundRobin
-from core.groups.sleeptime import Sleeptime
-from core.groups.supervisor import Supervisor
-from core.groups.voice_sleeptime import VoiceSleeptime
+import importlib
+import threading
 
-PATTERNS: dict[str, GroupPattern] = {
-    pattern.manager_type: pattern
-    for pattern in (RoundRobin(), Supervisor(), Dynamic(), Sleeptime(), VoiceSleeptime())
+from core.errors import BadRequestError
+from core.groups.pattern import GroupPattern
+
+_MODULES = {
+    "round_robin": ("core.groups.round_robin", "RoundRobin"),
+    "supervisor": ("core.groups.supervisor", "Supervisor"),
+    "dynamic": ("core.groups.dynamic", "Dynamic"),
+    "sleeptime": ("core.groups.sleeptime", "Sleeptime"),
+    "voice_sleeptime": ("core.groups.voice_sleeptime", "VoiceSleeptime"),
 }
+MANAGER_TYPES = tuple(_MODULES)
+_patterns: dict[str, GroupPattern] = {}
+_lock = threading.Lock()
 
 
 def pattern_for(manager_type: str) -> GroupPattern:
-    pattern = PATTERNS.get(manager_type)
-    if pattern is None:
+    pattern = _patterns.get(manager_type)
+    if pattern is not None:
+        return pattern
+    where = _MODULES.get(manager_type)
+    if where is None:
         raise BadRequestError(f"Groups of manager type {manager_type!r} are not supported here.")
-    return pattern
+    with _lock:
+        if manager_type not in _patterns:
+            module, name = where
+            made: GroupPattern = getattr(importlib.import_module(module), name)()
+            if made.manager_type != manager_type:
+                raise AssertionError(f"{module}.{name} is for {made.manager_type!r}")
+            _patterns[manager_type] = made
+    return _patterns[manager_type]

@@ -12,9 +12,8 @@ from core.groups.main_agent import MainAgentAnswers
 from core.groups.send import GroupSend
 from core.groups.transcript import as_lines
 from core.records import GroupRecord
+from core.schemas.groups import DEFAULT_MAX_BUFFER, DEFAULT_MIN_BUFFER
 
-DEFAULT_MAX_BUFFER = 30
-DEFAULT_MIN_BUFFER = 15
 LOWEST_BUFFER = 4
 """Both bounds must be above this (Letta's rule)."""
 BOUNDS = ("max_message_buffer_length", "min_message_buffer_length")

@@ -9,6 +9,7 @@ from typing import NamedTuple, TypedDict
 
 from pydantic import TypeAdapter
 
+from core.lazy_model import DEFERRED
 from core.message_parts import EVENT, MAIN, REASONING, part_id, tool_call_slot
 from core.records import MessageRecord
 from core.runtime.tool_arguments import tool_call_arguments
@@ -32,8 +33,8 @@ from core.schemas.messages import (
 
 # Stored content parts and approvals are JSON dicts; these validate them into the typed
 # parts the messages hold, exactly as the message models would.
-_USER_CONTENT = TypeAdapter(list[UserContentPart])
-_APPROVALS = TypeAdapter(list[Approval])
+_USER_CONTENT = TypeAdapter(list[UserContentPart], config=DEFERRED)
+_APPROVALS = TypeAdapter(list[Approval], config=DEFERRED)
 
 
 @dataclass(frozen=True)

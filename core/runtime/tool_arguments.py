@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.llm import ToolCall, ToolSpec
+if TYPE_CHECKING:  # annotations only: rendering stored calls needs no model types
+    from core.llm import ToolCall, ToolSpec
 
 
 class InvalidToolCall(Exception):

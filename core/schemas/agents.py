@@ -1,13 +1,12 @@
 """Wire models of agents (Letta's CreateAgentRequest, UpdateAgent, AgentState)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from core.ids import BlockId
+from core.lazy_model import LazyModel
 from core.schemas.blocks import Block, CreateBlock
 from core.schemas.groups import Group
 
@@ -38,7 +37,7 @@ StopReasonType = Literal[
 ]
 
 
-class _Rule(BaseModel):
+class _Rule(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     tool_name: str = Field(min_length=1)
@@ -103,7 +102,7 @@ ToolRule = Annotated[
 ]
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(LazyModel):
     """Provider-specific settings; kept and echoed as sent, keyed by `provider_type`."""
 
     model_config = ConfigDict(extra="allow")
@@ -111,7 +110,7 @@ class ModelSettings(BaseModel):
     provider_type: str
 
 
-class LLMConfigIn(BaseModel):
+class LLMConfigIn(LazyModel):
     """The deprecated `llm_config` body field: only what picks the model is read."""
 
     model_config = ConfigDict(extra="allow")
@@ -124,7 +123,7 @@ class LLMConfigIn(BaseModel):
     max_tokens: int | None = None
 
 
-class AgentFields(BaseModel):
+class AgentFields(LazyModel):
     """Fields shared by create and modify, all optional (modify applies only those sent)."""
 
     name: str | None = Field(None, min_length=1)
@@ -177,7 +176,7 @@ class UpdateAgent(AgentFields):
     last_stop_reason: StopReasonType | None = None
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(LazyModel):
     model: str
     display_name: str | None = None
     model_endpoint_type: str
@@ -193,7 +192,7 @@ class LLMConfig(BaseModel):
     max_reasoning_tokens: int = 0
 
 
-class Tool(BaseModel):
+class Tool(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -211,21 +210,21 @@ class Tool(BaseModel):
     metadata_: dict[str, Any] | None = None
 
 
-class Memory(BaseModel):
+class Memory(LazyModel):
     agent_type: str | None = None
     blocks: list[Block]
     file_blocks: list[dict[str, Any]] = Field(default_factory=list)
     prompt_template: str = ""
 
 
-class AgentEnvironmentVariable(BaseModel):
+class AgentEnvironmentVariable(LazyModel):
     key: str
     value: str
     agent_id: str
     description: str | None = None
 
 
-class AgentState(BaseModel):
+class AgentState(LazyModel):
     """The agent as every agent route returns it."""
 
     model_config = ConfigDict(extra="forbid")

@@ -1,15 +1,15 @@
 """Wire models of memory blocks (Letta's CreateBlock, BlockUpdate, Block/BlockResponse)."""
 
-from __future__ import annotations
-
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
+
+from core.lazy_model import LazyModel
 
 DEFAULT_BLOCK_LIMIT = 20000
 
 
-class BlockBody(BaseModel):
+class BlockBody(LazyModel):
     """Fields a block carries on the wire besides its id and its value."""
 
     limit: int = DEFAULT_BLOCK_LIMIT
@@ -46,12 +46,12 @@ class CreateBlock(BlockBody):
     tags: list[str] | None = None
 
     @model_validator(mode="after")
-    def _fits(self) -> CreateBlock:
+    def _fits(self) -> "CreateBlock":
         check_within_limit(self.value, self.limit)
         return self
 
 
-class BlockUpdate(BaseModel):
+class BlockUpdate(LazyModel):
     """PATCH /v1/blocks/{id}: only the fields the caller sent are applied (null included)."""
 
     value: str | None = None

@@ -1,32 +1,32 @@
 """Wire models of message content parts: text, images, and the tool and reasoning parts
 Letta's API page lists."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from core.lazy_model import LazyModel
 
 
-class TextContent(BaseModel):
+class TextContent(LazyModel):
     type: Literal["text"] = "text"
     text: str
     signature: str | None = None
 
 
-class UrlImage(BaseModel):
+class UrlImage(LazyModel):
     type: Literal["url"] = "url"
     url: str
 
 
-class Base64Image(BaseModel):
+class Base64Image(LazyModel):
     type: Literal["base64"] = "base64"
     data: str
     media_type: str
     detail: str | None = None
 
 
-class LettaImage(BaseModel):
+class LettaImage(LazyModel):
     type: Literal["letta"] = "letta"
     file_id: str
     data: str | None = None
@@ -37,12 +37,12 @@ class LettaImage(BaseModel):
 ImageSource = Annotated[UrlImage | Base64Image | LettaImage, Field(discriminator="type")]
 
 
-class ImageContent(BaseModel):
+class ImageContent(LazyModel):
     type: Literal["image"] = "image"
     source: ImageSource
 
 
-class ToolCallContent(BaseModel):
+class ToolCallContent(LazyModel):
     type: Literal["tool_call"] = "tool_call"
     id: str
     name: str
@@ -50,36 +50,36 @@ class ToolCallContent(BaseModel):
     signature: str | None = None
 
 
-class ToolReturnContent(BaseModel):
+class ToolReturnContent(LazyModel):
     type: Literal["tool_return"] = "tool_return"
     tool_call_id: str
     content: str
     is_error: bool
 
 
-class ReasoningContent(BaseModel):
+class ReasoningContent(LazyModel):
     type: Literal["reasoning"] = "reasoning"
     is_native: bool
     reasoning: str
     signature: str | None = None
 
 
-class RedactedReasoningContent(BaseModel):
+class RedactedReasoningContent(LazyModel):
     type: Literal["redacted_reasoning"] = "redacted_reasoning"
     data: str
 
 
-class OmittedReasoningContent(BaseModel):
+class OmittedReasoningContent(LazyModel):
     type: Literal["omitted_reasoning"] = "omitted_reasoning"
     signature: str | None = None
 
 
-class SummarizedReasoningPart(BaseModel):
+class SummarizedReasoningPart(LazyModel):
     index: int
     text: str
 
 
-class SummarizedReasoningContent(BaseModel):
+class SummarizedReasoningContent(LazyModel):
     type: Literal["summarized_reasoning"] = "summarized_reasoning"
     id: str
     summary: list[SummarizedReasoningPart]

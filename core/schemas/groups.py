@@ -1,16 +1,18 @@
 """Wire models of groups (Letta's GroupCreate, GroupUpdate with manager configs, Group)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.errors import BadRequestError, InvalidInputError
 from core.ids import AgentId, BlockId
+from core.lazy_model import DEFERRED, LazyModel
 
 ManagerType = Literal["round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime"]
 DEFAULT_TERMINATION_TOKEN = "DONE!"
+DEFAULT_MAX_BUFFER = 30
+DEFAULT_MIN_BUFFER = 15
+"""voice_sleeptime's message buffer bounds when a group sets none (Letta's)."""
 
 MAX_TURNS = 100
 """Turns one send may take: a bound, so no group can send forever (Letta has none)."""
@@ -19,30 +21,30 @@ Frequency = Annotated[int, Field(ge=0)]
 BufferLength = Annotated[int, Field(ge=0)]
 
 
-class RoundRobinManager(BaseModel):
+class RoundRobinManager(LazyModel):
     manager_type: Literal["round_robin"] = "round_robin"
     max_turns: Turns | None = None
 
 
-class SupervisorManager(BaseModel):
+class SupervisorManager(LazyModel):
     manager_type: Literal["supervisor"] = "supervisor"
     manager_agent_id: AgentId
 
 
-class DynamicManager(BaseModel):
+class DynamicManager(LazyModel):
     manager_type: Literal["dynamic"] = "dynamic"
     manager_agent_id: AgentId
     termination_token: str | None = DEFAULT_TERMINATION_TOKEN
     max_turns: Turns | None = None
 
 
-class SleeptimeManager(BaseModel):
+class SleeptimeManager(LazyModel):
     manager_type: Literal["sleeptime"] = "sleeptime"
     manager_agent_id: AgentId
     sleeptime_agent_frequency: Frequency | None = None
 
 
-class VoiceSleeptimeManager(BaseModel):
+class VoiceSleeptimeManager(LazyModel):
     manager_type: Literal["voice_sleeptime"] = "voice_sleeptime"
     manager_agent_id: AgentId
     max_message_buffer_length: BufferLength | None = None
@@ -59,30 +61,30 @@ ManagerConfig = Annotated[
 ]
 
 
-class RoundRobinManagerUpdate(BaseModel):
+class RoundRobinManagerUpdate(LazyModel):
     manager_type: Literal["round_robin"] = "round_robin"
     max_turns: Turns | None = None
 
 
-class SupervisorManagerUpdate(BaseModel):
+class SupervisorManagerUpdate(LazyModel):
     manager_type: Literal["supervisor"] = "supervisor"
     manager_agent_id: AgentId | None = None
 
 
-class DynamicManagerUpdate(BaseModel):
+class DynamicManagerUpdate(LazyModel):
     manager_type: Literal["dynamic"] = "dynamic"
     manager_agent_id: AgentId | None = None
     termination_token: str | None = None
     max_turns: Turns | None = None
 
 
-class SleeptimeManagerUpdate(BaseModel):
+class SleeptimeManagerUpdate(LazyModel):
     manager_type: Literal["sleeptime"] = "sleeptime"
     manager_agent_id: AgentId | None = None
     sleeptime_agent_frequency: Frequency | None = None
 
 
-class VoiceSleeptimeManagerUpdate(BaseModel):
+class VoiceSleeptimeManagerUpdate(LazyModel):
     manager_type: Literal["voice_sleeptime"] = "voice_sleeptime"
     manager_agent_id: AgentId | None = None
     max_message_buffer_length: BufferLength | None = None
@@ -99,7 +101,9 @@ ManagerConfigUpdate = Annotated[
 ]
 
 
-_MANAGER_UPDATE: TypeAdapter[ManagerConfigUpdate] = TypeAdapter(ManagerConfigUpdate)
+_MANAGER_UPDATE: TypeAdapter[ManagerConfigUpdate] = TypeAdapter(
+    ManagerConfigUpdate, config=DEFERRED
+)
 
 
 PATTERN_CHANGE_REFUSED = "Cannot change group pattern after creation"
@@ -123,7 +127,7 @@ def parse_manager_update(data: dict[str, Any], current_type: str) -> BaseModel:
         raise InvalidInputError(error["msg"], loc) from exc
 
 
-class GroupCreate(BaseModel):
+class GroupCreate(LazyModel):
     """POST /v1/groups/."""
 
     agent_ids: list[AgentId]
@@ -134,7 +138,7 @@ class GroupCreate(BaseModel):
     hidden: bool | None = None
 
 
-class GroupUpdate(BaseModel):
+class GroupUpdate(LazyModel):
     """PATCH /v1/groups/{id}: only fields the caller sent are applied, null included.
 
     `manager_config` is read against the group's own manager type (see
@@ -149,7 +153,7 @@ class GroupUpdate(BaseModel):
     shared_block_ids: list[BlockId] | None = None
 
 
-class Group(BaseModel):
+class Group(LazyModel):
     """A group as responses show it: the manager's fields flattened onto it."""
 
     model_config = ConfigDict(extra="forbid")

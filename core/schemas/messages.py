@@ -1,13 +1,10 @@
 """Wire models of messages: request bodies of the send routes, the typed Letta messages
 responses are made of, stop reasons and usage."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -16,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.lazy_model import LazyModel
 from core.schemas.agents import StopReasonType
 from core.schemas.content import ContentPart, TextContent, UserContentPart
 
@@ -39,7 +37,7 @@ MAX_STEPS = 100
 """Model steps one agent may take in one turn of a send (Letta's default is 50)."""
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(LazyModel):
     type: Literal["message"] | None = "message"
     role: Literal["user", "system", "assistant"]
     content: str | list[ContentPart]
@@ -50,14 +48,14 @@ class MessageCreate(BaseModel):
     group_id: str | None = None
 
 
-class ApprovalDecision(BaseModel):
+class ApprovalDecision(LazyModel):
     type: Literal["approval"] = "approval"
     tool_call_id: str
     approve: bool
     reason: str | None = None
 
 
-class ToolReturn(BaseModel):
+class ToolReturn(LazyModel):
     type: Literal["tool"] = "tool"
     tool_call_id: str
     status: Literal["success", "error"]
@@ -79,7 +77,7 @@ Approval = Annotated[
 ]
 
 
-class ApprovalCreate(BaseModel):
+class ApprovalCreate(LazyModel):
     # An item with a role is a MessageCreate (see _message_kind): saying so in the schema
     # keeps the items' oneOf exact.
     model_config = ConfigDict(json_schema_extra={"not": {"required": ["role"]}})
@@ -131,7 +129,7 @@ ONE_SOURCE: dict[str, Any] = {
 """The one-of rule of a send body, as JSON Schema: `messages` or `input`, never both."""
 
 
-class LettaRequest(BaseModel):
+class LettaRequest(LazyModel):
     """Body of the send routes: exactly one of `messages` or `input`."""
 
     model_config = ConfigDict(json_schema_extra=ONE_SOURCE)
@@ -148,7 +146,7 @@ class LettaRequest(BaseModel):
     include_compaction_messages: bool = False
 
     @model_validator(mode="after")
-    def _exactly_one_source(self) -> LettaRequest:
+    def _exactly_one_source(self) -> "LettaRequest":
         if (self.messages is None) == (self.input is None):
             raise ValueError("Provide exactly one of 'messages' or 'input'.")
         return self
@@ -181,7 +179,7 @@ class LettaAsyncRequest(LettaRequest):
 # -- typed Letta messages ---------------------------------------------------------------
 
 
-class LettaMessageBase(BaseModel):
+class LettaMessageBase(LazyModel):
     id: str
     date: datetime
     name: str | None = None
@@ -220,7 +218,7 @@ class HiddenReasoningMessage(LettaMessageBase):
     hidden_reasoning: str | None = None
 
 
-class ToolCallWire(BaseModel):
+class ToolCallWire(LazyModel):
     name: str
     arguments: str
     tool_call_id: str
@@ -291,12 +289,12 @@ LettaMessage = Annotated[
 # -- response envelope ------------------------------------------------------------------
 
 
-class LettaStopReason(BaseModel):
+class LettaStopReason(LazyModel):
     message_type: Literal["stop_reason"] = "stop_reason"
     stop_reason: StopReasonType
 
 
-class AgentUsage(BaseModel):
+class AgentUsage(LazyModel):
     """One agent's share of a request's usage (`usage.by_agent`, our addition)."""
 
     agent_id: str
@@ -307,7 +305,7 @@ class AgentUsage(BaseModel):
     total_tokens: int = 0
 
 
-class LettaUsageStatistics(BaseModel):
+class LettaUsageStatistics(LazyModel):
     message_type: Literal["usage_statistics"] = "usage_statistics"
     completion_tokens: int = 0
     prompt_tokens: int = 0
@@ -320,7 +318,7 @@ class LettaUsageStatistics(BaseModel):
     by_agent: list[AgentUsage] | None = None
 
 
-class LettaResponse(BaseModel):
+class LettaResponse(LazyModel):
     messages: list[LettaMessage]
     stop_reason: LettaStopReason
     usage: LettaUsageStatistics

@@ -1,20 +1,19 @@
 """Wire model of a Run (Letta's `Run`), as GET /v1/runs/{run_id} shows it."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from core.ids import RunId
+from core.lazy_model import LazyModel
 from core.schemas.agents import StopReasonType
 
 RunStatusType = Literal["created", "running", "completed", "failed", "cancelled"]
 STOP_REASONS: frozenset[str] = frozenset(get_args(StopReasonType))
 
 
-class Run(BaseModel):
+class Run(LazyModel):
     """Only properties of Letta's `Run` (its schema forbids any other)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +33,7 @@ class Run(BaseModel):
     callback_error: str | None = None
 
 
-class RunUsage(BaseModel):
+class RunUsage(LazyModel):
     """GET /v1/runs/{run_id}/usage (Letta's `UsageStatistics`)."""
 
     completion_tokens: int = 0
@@ -42,7 +41,7 @@ class RunUsage(BaseModel):
     total_tokens: int = 0
 
 
-class CancelRunsRequest(BaseModel):
+class CancelRunsRequest(LazyModel):
     """Letta's CancelAgentRunRequest: the runs to cancel; none named means every run not
     finished yet."""
 

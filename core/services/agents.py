@@ -9,7 +9,7 @@ from typing import Any
 from core import ids
 from core.errors import ConflictError, InvalidInputError, NotFoundError, quote
 from core.filters import ContainsText, Equals, Filter, HasAll, HasAny, matches
-from core.groups.lease import ensure_idle
+from core.groups.busy import ensure_idle
 from core.model_handles import llm_config_for
 from core.paging import PageRequest, paginate
 from core.persistence.retry import retry_on_conflict

@@ -12,8 +12,8 @@ from typing import Protocol
 from core import ids
 from core.errors import BadRequestError, ConflictError, NotFoundError
 from core.groups import journal
+from core.groups.busy import ensure_free, ensure_idle
 from core.groups.engine import GroupEngine
-from core.groups.lease import ensure_free, ensure_idle
 from core.groups.pattern import GroupPattern
 from core.groups.registry import pattern_for
 from core.groups.send import Decision, GroupSend, SendCancelled

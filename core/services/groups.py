@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core import ids
 from core.errors import BadRequestError, InvalidInputError, some
 from core.filters import Equals, Filter
-from core.groups.lease import ensure_idle
+from core.groups.busy import ensure_idle
 from core.groups.registry import pattern_for
 from core.paging import PageRequest
 from core.persistence.retry import retry_on_conflict

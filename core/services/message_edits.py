@@ -7,7 +7,7 @@ import json
 from typing import TypeVar
 
 from core.errors import BadRequestError, InvalidInputError, NotFoundError
-from core.groups.lease import ensure_idle
+from core.groups.busy import ensure_idle
 from core.groups.transcript import relayed_id
 from core.message_parts import MAIN, REASONING, owners
 from core.persistence.retry import retry_on_conflict

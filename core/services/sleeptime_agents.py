@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import ids
-from core.groups.voice_sleeptime import DEFAULT_MAX_BUFFER, DEFAULT_MIN_BUFFER
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Store
 from core.prompts import default_system_prompt
 from core.records import AgentRecord, BlockRecord, GroupRecord
-from core.schemas.groups import ManagerType
+from core.schemas.groups import DEFAULT_MAX_BUFFER, DEFAULT_MIN_BUFFER, ManagerType
 from core.services.links import attach_blocks, detach_blocks, join_group, remove_all
 from core.tools.catalog import BASE_TOOLS_BY_AGENT_TYPE, base_tool_rules
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sse_starlette import EventSourceResponse
+from fastapi import Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from core.paging import MAX_PAGE_SIZE, PageRequest
@@ -33,10 +32,10 @@ from handler.deps import (
     TenantDep,
     page_params,
 )
-from handler.routing import collection
+from handler.routing import collection, lazy_router
 from handler.sse import stream_send
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"])
+router = lazy_router("/v1/agents", "agents")
 
 
 @collection(router, "POST", response_model=AgentState)
@@ -141,7 +140,7 @@ async def send_message(
     tenant: TenantDep,
     attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
-) -> LettaResponse | EventSourceResponse:
+) -> LettaResponse | Response:
     """With `streaming: true` the answer is the same SSE stream as /messages/stream.
 
     Async so the stream can start on the event loop; the plain send is blocking code and
@@ -169,7 +168,7 @@ async def create_agent_message_stream(
     tenant: TenantDep,
     attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
-) -> EventSourceResponse:
+) -> Response:
     services.metrics.count("Sends", target="agent", mode="stream")
     return await _stream(services, tenant, agent_id, body, attempt, idempotency_key)
 
@@ -181,7 +180,7 @@ async def _stream(
     body: LettaStreamingRequest,
     attempt: int | None,
     idempotency_key: str | None,
-) -> EventSourceResponse:
+) -> Response:
     """The agent's send as SSE; a retry with the same key streams the first attempt's
     messages instead of sending again."""
     return await stream_send(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from core.paging import MAX_PAGE_SIZE, PageRequest
 from core.schemas.agents import AgentState
 from core.schemas.blocks import Block, BlockUpdate, CreateBlock
 from core.services.blocks import BlockFilter
 from handler.deps import BlockIdPath, ServicesDep, TenantDep, page_params
-from handler.routing import collection
+from handler.routing import collection, lazy_router
 
-router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
+router = lazy_router("/v1/blocks", "blocks")
 
 
 @collection(router, "POST", response_model=Block)

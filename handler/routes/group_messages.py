@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
-from sse_starlette import EventSourceResponse
+from fastapi import Depends, Response
+from pydantic import Field
 
+from core.lazy_model import LazyModel
 from core.paging import PageRequest
 from core.schemas.content import TextContent
 from core.schemas.messages import (
@@ -31,9 +31,10 @@ from handler.deps import (
     TenantDep,
     page_params,
 )
+from handler.routing import lazy_router
 from handler.sse import stream_send
 
-router = APIRouter(prefix="/v1/groups", tags=["groups"])
+router = lazy_router("/v1/groups", "groups")
 
 
 @router.post("/{group_id}/messages", response_model=LettaResponse)
@@ -68,7 +69,7 @@ async def send_group_message_streaming(
     tenant: TenantDep,
     attempt: RetryAttempt,
     idempotency_key: IdempotencyKey = None,
-) -> EventSourceResponse:
+) -> Response:
     """Server-sent events: a frame per message as it is produced, then the stop reason, the
     usage and [DONE]. Errors before the first frame are ordinary HTTP errors. A retry with
     the same key streams the first attempt's messages instead of sending again."""
@@ -139,7 +140,7 @@ def list_group_messages(
     return services.group_messages.list(tenant, group_id, page, options)
 
 
-class UpdateGroupMessage(BaseModel):
+class UpdateGroupMessage(LazyModel):
     """Letta's UpdateSystem/User/Reasoning/AssistantMessage bodies in one model: the text is
     `content` (string or text parts) or, for reasoning, `reasoning`."""
 

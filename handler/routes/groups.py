@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from core.paging import PageRequest
 from core.schemas.groups import Group, GroupCreate, GroupUpdate, ManagerType
 from core.services.groups import GroupFilter
 from handler.deps import BlockIdPath, GroupIdPath, ServicesDep, TenantDep, page_params
-from handler.routing import collection
+from handler.routing import collection, lazy_router
 
-router = APIRouter(prefix="/v1/groups", tags=["groups"])
+router = lazy_router("/v1/groups", "groups")
 
 
 @collection(router, "POST", response_model=Group)

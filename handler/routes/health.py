@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel
-
+from core.lazy_model import LazyModel
 from handler.deps import ServicesDep
-from handler.routing import collection
+from handler.routing import collection, lazy_router
 
-router = APIRouter(prefix="/v1/health", tags=["health"])
+router = lazy_router("/v1/health", "health")
 
 
-class Health(BaseModel):
+class Health(LazyModel):
     version: str
     status: str
 

@@ -4,14 +4,14 @@ and deletion."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from fastapi import Depends, Query, Response
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from core.lazy_model import LazyModel
 from core.paging import PageRequest
 from core.records import RUN_FINISHED
 from core.runtime.rendering import RenderOptions, render
@@ -20,10 +20,13 @@ from core.schemas.messages import LettaMessage
 from core.schemas.runs import Run, RunStatusType, RunUsage
 from core.services.run_views import RunFilter
 from handler.deps import RenderDep, RunIdPath, ServicesDep, TenantDep, page_params
-from handler.routing import collection
-from handler.sse import SEP, frame, ping
+from handler.routing import collection, lazy_router
+from handler.sse import event_stream, frame
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+if TYPE_CHECKING:
+    from sse_starlette import ServerSentEvent
+
+router = lazy_router("/v1/runs", "runs")
 
 NO_PINGS_S = 10**6
 RunsPage = Annotated[PageRequest, Depends(page_params(100, "desc"))]
@@ -102,7 +105,7 @@ def retrieve_run_usage(run_id: RunIdPath, services: ServicesDep, tenant: TenantD
     return services.runs.usage(tenant, run_id)
 
 
-class RetrieveStreamRequest(BaseModel):
+class RetrieveStreamRequest(LazyModel):
     """Letta's RetrieveStreamRequest: where to start, and how to wait for more."""
 
     starting_after: int = Field(0, ge=0, description="A seq_id: stream what came after it.")
@@ -117,7 +120,7 @@ async def retrieve_run_stream(
     services: ServicesDep,
     tenant: TenantDep,
     body: RetrieveStreamRequest | None = None,
-) -> EventSourceResponse:
+) -> Response:
     """The run's messages after `starting_after` as SSE, following the run live until it
     ends, then its stop reason, usage and [DONE]. An unknown run is an ordinary 404."""
     request = body or RetrieveStreamRequest()
@@ -146,4 +149,4 @@ async def retrieve_run_stream(
             if not records:
                 await anyio.sleep(request.poll_interval or 0.1)
 
-    return EventSourceResponse(frames(), sep=SEP, ping=ping_s, ping_message_factory=ping)
+    return event_stream(frames(), ping_s=ping_s)

@@ -5,7 +5,6 @@ body schema. `make test` runs a bounded pass with a fixed seed; `make fuzz` a lo
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import pytest
@@ -45,7 +44,7 @@ KEY = "fuzz-key"
 def fuzz_app(services: Services) -> FastAPI:
     """Keys on, so the fuzzer sees 401s for bad credentials and sends a good one."""
     keyed = services.settings.model_copy(update={"api_keys": KEY})
-    return create_app(dataclasses.replace(services, settings=keyed))
+    return create_app(services.replace(settings=keyed))
 
 
 @schema.parametrize()

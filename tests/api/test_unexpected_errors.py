@@ -26,13 +26,8 @@ class Broken:
     ],
 )
 def test_send_route_5xx_says_do_not_retry(services: Services, path: str, no_retry: bool) -> None:
-    broken = services.__class__(
-        **{
-            **services.__dict__,
-            "group_messages": Broken(),
-            "agent_messages": Broken(),
-            "async_sends": Broken(),
-        }
+    broken = services.replace(
+        group_messages=Broken(), agent_messages=Broken(), async_sends=Broken()
     )
     client = TestClient(create_app(broken), raise_server_exceptions=False)
     response = client.post(path, json={"input": "hi"})
