@@ -22,6 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 F = Callable[..., Any]
 
+_BUILDING = threading.RLock()
+"""Held while any route builds, one at a time: the build silences a pydantic warning with
+`warnings.catch_warnings`, which swaps the process's filters and is not thread-safe."""
+
 
 class LazyAPIRoute(APIRoute):
     """An `APIRoute` that keeps its arguments and builds itself (dependant, body and
@@ -34,7 +38,6 @@ class LazyAPIRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: F, **options: Any) -> None:
         self._options = options
-        self._lock = threading.RLock()
         self.path = path
         self.endpoint = endpoint
         name = options.get("name")
@@ -55,7 +58,7 @@ class LazyAPIRoute(APIRoute):
 
     def build(self) -> None:
         """Run `APIRoute.__init__` once; a thread that arrives meanwhile waits for it."""
-        with self._lock:
+        with _BUILDING:
             if self._built or self._building:
                 return
             self._building = True
@@ -68,7 +71,7 @@ class LazyAPIRoute(APIRoute):
 
     def __getattr__(self, name: str) -> Any:
         # Called only for attributes not set yet: everything the build makes.
-        if name.startswith("__") or name in {"_lock", "_options"}:
+        if name.startswith("__") or name == "_options":
             raise AttributeError(name)
         self.build()
         if not self._built:  # read by the build itself, before it set it

@@ -4,66 +4,123 @@ In Letta every member holds a copy of each group message. Here the group's conve
 lives once, in the transcript, and a member is given what it has not seen yet when it next
 speaks: in the group (core.groups.engine) or, here, in a direct chat. The copies carry the
 group's id (a reset deletes them) and ids derived from the entries (an edit reaches them).
+
+Copies are saved in the same atomic write that notes, in each group, how far the member has
+been given its transcript (`GroupRecord.seen`). Two sends starting at once both read the
+same news, but only one write can note it (the group's version changes): the other reads
+again and finds nothing new. A process that dies leaves the copies and the note both saved
+or both not, so each entry reaches the member once.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass, field
+
 from core.groups.transcript import relay
-from core.persistence.retry import optimistic
+from core.persistence.retry import patient
 from core.persistence.unit_of_work import UnitOfWork
-from core.ports import Clock, Store
+from core.ports import Clock, Store, record_bytes
 from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptRecord
 
 RELAY_LIMIT = 100
 """At most this many unseen entries of one group are given at once (the newest)."""
 
 
-def unseen(
-    store: Store, clock: Clock, tenant: str, agent: AgentRecord
-) -> tuple[list[MessageRecord], dict[str, int]]:
-    """What the agent's groups said that it has not been given, as its input records, and
-    per group the transcript seq that reaches (for `mark_given` once they are saved)."""
-    records: list[MessageRecord] = []
-    reached: dict[str, int] = {}
+@dataclass
+class _Batch:
+    """One write's share: copies to save, and per group the transcript seq they reach."""
+
+    copies: list[MessageRecord] = field(default_factory=list)
+    reached: dict[str, int] = field(default_factory=dict)
+    complete: bool = True
+
+
+def give_unseen(
+    store: Store, clock: Clock, tenant: str, agent: AgentRecord, *, run_id: str | None = None
+) -> AgentRecord:
+    """Save on the agent, as inputs, what its groups said that it has not been given, and
+    return the agent as saved (the same record when there was no news). Groups with a send
+    at work are skipped: that send gives its members the news itself. `run_id` tags the
+    copies as a Run's messages."""
+    while True:
+        write = functools.partial(_give_once, store, clock, tenant, agent, run_id)
+        agent, complete = patient(write, what=f"agent {agent.id}")
+        if complete:
+            return agent
+
+
+def _give_once(
+    store: Store,
+    clock: Clock,
+    tenant: str,
+    known: AgentRecord,
+    run_id: str | None,
+    attempt: int,
+) -> tuple[AgentRecord, bool]:
+    """One write: as much unseen news as fits, with the notes that it was given. Returns
+    the agent and whether nothing is left to give."""
+    uow = UnitOfWork(store, tenant, clock)
+    agent = uow.reload(AgentRecord, known, attempt)
     group_ids = list(dict.fromkeys([*agent.group_ids, *agent.managed_group_ids]))
-    now = clock.now()
-    for group in store.get_many(tenant, GroupRecord, group_ids).values():
-        if group.lease_id and group.lease_expires_at and group.lease_expires_at > now:
-            continue  # a send is at work there: it relays, so nothing is given twice
-        given = max(group.seen.get(agent.id, 0), group.transcript_start_seq - 1)
-        if group.next_transcript_seq - 1 <= given:
-            continue
-        newest = store.children(
-            tenant,
-            TranscriptRecord,
-            group.id,
-            limit=RELAY_LIMIT,
-            after_seq=given,
-            newest_first=True,
-        )
-        entries = list(reversed(newest))
-        if entries:
-            records.extend(relay(entries, agent.id, clock))
-            reached[group.id] = entries[-1].seq
-    return records, reached
-
-
-def mark_given(
-    store: Store, clock: Clock, tenant: str, agent_id: str, reached: dict[str, int]
-) -> None:
-    """Note in each group that the agent has been given its transcript up to `reached`."""
-    for group_id, seq in reached.items():
-
-        def note(_: int, group_id: str = group_id, seq: int = seq) -> None:
-            uow = UnitOfWork(store, tenant, clock)
-            found = uow.load_existing(GroupRecord, [group_id])
-            if not found:
-                return
-            group = found[0]
-            if group.seen.get(agent_id, 0) >= seq:
-                return
-            group.seen[agent_id] = seq
+    if not group_ids:
+        return agent, True
+    groups = [g for g in uow.load_existing(GroupRecord, group_ids) if not _busy(g, uow)]
+    batch = _fill(store, clock, tenant, agent, groups)
+    if not batch.reached:
+        return agent, True
+    for offset, copy in enumerate(batch.copies):
+        copy.seq = agent.next_message_seq + offset
+        copy.run_id = run_id
+        uow.add(copy)
+    if batch.copies:
+        agent.next_message_seq += len(batch.copies)
+        uow.touch(agent)
+    for group in groups:
+        if group.id in batch.reached:
+            group.seen[agent.id] = batch.reached[group.id]
             uow.touch(group)
-            uow.commit()
+    uow.commit()
+    return agent, batch.complete
 
-        optimistic(note, what=f"group {group_id}")
+
+def _busy(group: GroupRecord, uow: UnitOfWork) -> bool:
+    return bool(group.lease_id and group.lease_expires_at and group.lease_expires_at > uow.now)
+
+
+def _fill(
+    store: Store, clock: Clock, tenant: str, agent: AgentRecord, groups: list[GroupRecord]
+) -> _Batch:
+    """The news one write can hold beside the agent and the groups it notes, group after
+    group, each group's entries in order (so a partial group is noted up to where it
+    stopped)."""
+    limits = store.limits
+    room_count = limits.max_changes_per_write - 1 - len(groups)
+    room_bytes = (
+        limits.max_write_bytes - record_bytes(agent) - sum(record_bytes(group) for group in groups)
+    )
+    batch = _Batch()
+    for group in groups:
+        for entry in _unseen_entries(store, tenant, agent, group):
+            copies = relay([entry], agent.id, clock)
+            size = sum(record_bytes(copy) for copy in copies)
+            if copies and (len(batch.copies) + 1 > room_count or size > room_bytes):
+                batch.complete = False
+                return batch
+            batch.copies.extend(copies)
+            room_bytes -= size
+            batch.reached[group.id] = entry.seq
+    return batch
+
+
+def _unseen_entries(
+    store: Store, tenant: str, agent: AgentRecord, group: GroupRecord
+) -> list[TranscriptRecord]:
+    """The group's entries after what the agent was given (the newest RELAY_LIMIT)."""
+    given = max(group.seen.get(agent.id, 0), group.transcript_start_seq - 1)
+    if group.next_transcript_seq - 1 <= given:
+        return []
+    newest = store.children(
+        tenant, TranscriptRecord, group.id, limit=RELAY_LIMIT, after_seq=given, newest_first=True
+    )
+    return list(reversed(newest))

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from core.errors import BadRequestError, ConflictError, NotFoundError
-from core.groups.catch_up import mark_given, unseen
+from core.groups.catch_up import give_unseen
 from core.paging import PageRequest
 from core.persistence.retry import not_replayable
 from core.ports import Clock, Store
@@ -80,9 +80,7 @@ class AgentMessageService:
             return self._groups.send(tenant, group_id, req, emit)
         agent, prelude = self.prepare(tenant, agent_id, req, agent=agent)
         own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
-        before = {r.id for r in prelude}
-        prelude, reached = self.caught_up(tenant, agent, prelude)
-        own_inputs |= {r.id for r in prelude} - before  # group news: inputs, not replies
+        self.catch_up(tenant, agent, prelude)
         rendering = render_options(req)
         options = self.options(req)
         if emit is not None:
@@ -98,7 +96,6 @@ class AgentMessageService:
             options = replace(options, on_step=on_step, on_delta=on_delta if wants_tokens else None)
         with not_replayable():
             result = self._loop.run(tenant, agent_id, prelude, options)
-        self.given(tenant, agent_id, reached)
         usage = RequestUsage()
         usage.by_agent[agent_id] = result.usage
         produced = [r for r in result.messages if r.id not in own_inputs]
@@ -120,14 +117,12 @@ class AgentMessageService:
         """The same turn as `send`, as a Run executes it: every message tagged with the run,
         stopping between steps once the run is cancelled."""
         agent, prelude = self.prepare(tenant, agent_id, req)
-        prelude, reached = self.caught_up(tenant, agent, prelude)
+        self.catch_up(tenant, agent, prelude, run_id=run_id)
         for record in prelude:
             record.run_id = run_id
         options = replace(self.options(req), run_id=run_id, should_stop=should_stop)
         with not_replayable():
-            result = self._loop.run(tenant, agent_id, prelude, options)
-        self.given(tenant, agent_id, reached)
-        return result
+            return self._loop.run(tenant, agent_id, prelude, options)
 
     def sleeptime_group(self, tenant: str, agent: AgentRecord | str) -> str | None:
         """The sleeptime group a send to this agent goes through, if it has one."""
@@ -147,17 +142,21 @@ class AgentMessageService:
             return agent, records
         return agent, self._inputs(agent, req)
 
-    def caught_up(
-        self, tenant: str, agent: AgentRecord, prelude: list[MessageRecord]
-    ) -> tuple[list[MessageRecord], dict[str, int]]:
-        """The prelude after what the agent's groups said since it last spoke there (as
-        Letta's members hold every group message); what that reaches, for `given`."""
-        relayed, reached = unseen(self._store, self._clock, tenant, agent)
-        return [*relayed, *prelude], reached
-
-    def given(self, tenant: str, agent_id: str, reached: dict[str, int]) -> None:
-        if reached:
-            mark_given(self._store, self._clock, tenant, agent_id, reached)
+    def catch_up(
+        self,
+        tenant: str,
+        agent: AgentRecord,
+        prelude: list[MessageRecord],
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        """Give the agent what its groups said since it last spoke there (as Letta's members
+        hold every group message), saved before its own inputs. Not before an approval's
+        answer: that must follow the tool calls it answers; the news waits for the next
+        send."""
+        if any(r.role == "approval" for r in prelude):
+            return
+        give_unseen(self._store, self._clock, tenant, agent, run_id=run_id)
 
     def check(
         self, tenant: str, agent_id: str, req: LettaRequest, *, agent: AgentRecord | None = None

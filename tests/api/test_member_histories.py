@@ -4,8 +4,17 @@ and a reset removes it from all of them and nothing else."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Sequence
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from core.ports import Change, Store
+from handler.app import create_app
+from handler.composition import build_services, build_store
+from infra.settings import Settings
 from tests.conftest import Api
 
 
@@ -51,3 +60,61 @@ def test_members_hold_the_exchange_and_a_reset_takes_only_it(api: Api) -> None:
     )
     assert left == direct  # her direct chat stays, the group's part is gone
     assert api.ok("GET", f"/v1/agents/{bob}/messages", params={"limit": 100}) == []
+
+
+class MeetingStore:
+    """The store, except that once `meet` is called the first write of each of two threads
+    waits for the other's: both sends have read what the member was not given yet before
+    either saves anything, the race a direct chat must not answer with two copies."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._barrier: threading.Barrier | None = None
+        self._waited: set[int] = set()
+
+    def meet(self) -> None:
+        self._barrier = threading.Barrier(2, timeout=10)
+
+    def write(self, tenant: str, changes: Sequence[Change]) -> None:
+        me = threading.get_ident()
+        if self._barrier is not None and me not in self._waited:
+            self._waited.add(me)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self._barrier.wait()
+        self._store.write(tenant, changes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_two_direct_sends_at_once_give_a_member_each_group_message_once(
+    settings: Settings,
+) -> None:
+    store = MeetingStore(build_store(settings))
+    services = build_services(settings, store=store)  # type: ignore[arg-type]
+    with TestClient(create_app(services)) as client:
+        api = Api(client)
+        ann, bob = (api.agent(n)["id"] for n in ("ann", "bob"))
+        group = api.group([ann, bob])["id"]
+        sent = api.ok("POST", f"/v1/groups/{group}/messages", json={"input": "plan the trip"})
+        bob_said = _texts(sent["messages"])[-1]  # said after ann spoke: news for her
+
+        store.meet()
+        answers: list[int] = []
+
+        def ask(question: str) -> None:
+            with TestClient(create_app(services)) as own:
+                answer = own.post(f"/v1/agents/{ann}/messages", json={"input": question})
+                answers.append(answer.status_code)
+
+        askers = [threading.Thread(target=ask, args=(q,)) for q in ("first?", "second?")]
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join()
+        assert answers == [200, 200]
+
+        history = api.ok("GET", f"/v1/agents/{ann}/messages", params={"limit": 100})
+        said = _texts(history)
+        assert {"first?", "second?"} <= set(said)
+        assert said.count(bob_said) == 1  # relayed to her once, not once per send
