@@ -14,10 +14,17 @@ Each record names one run; `RunService.attempt` executes it. What SQS is told, p
 A run never executes twice: starting it is a conditional `created` → `running` write. A
 message that comes back because its worker died (not acknowledged) finds the run `running`
 past `STALE_AFTER`: a group send resumes from its last committed turn, other kinds fail.
-Everything here runs once per container at import (the init phase).
+Everything here runs once per container at import (the init phase): every delivery runs a
+run, so the send services are made then, not on the first delivery. As in lambda_entry,
+the garbage collector is off while init makes what the container keeps, which is then
+frozen out of later collections.
 """
 
 from __future__ import annotations
+
+import gc
+
+gc.disable()
 
 import os
 import time
@@ -44,7 +51,9 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "letta-groups"
 configure_logging(logger)
 processor = BatchProcessor(event_type=EventType.SQS)
 metrics = PowertoolsMetrics()
-services = build_services(get_settings(), metrics=metrics)
+services = build_services(get_settings(), metrics=metrics).make_all()
+gc.freeze()
+gc.enable()
 
 
 class RunNotStartedError(RuntimeError):

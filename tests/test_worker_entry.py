@@ -6,6 +6,7 @@ queue are received from moto and handed to the worker as the SQS event Lambda wo
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import sys
@@ -57,6 +58,13 @@ def worker(queue: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield module
     sys.modules.pop("handler.worker_entry", None)
     get_settings.cache_clear()
+    gc.unfreeze()  # the import froze this test process's objects, as Lambda's init would
+
+
+def test_the_worker_makes_its_run_services_at_init(worker: ModuleType) -> None:
+    """Every delivery runs a run: init (not the first delivery) makes what runs need."""
+    assert worker.services.made("runs") and worker.services.made("async_sends")
+    assert gc.isenabled()
 
 
 def receive(queue: tuple[str, str]) -> list[dict[str, Any]]:
