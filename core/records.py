@@ -195,6 +195,17 @@ class ChildRecord(Record):
     seq: int
 
 
+class StepFacts(LazyModel):
+    """What the model step behind an assistant message used and how it ended, for
+    `GET /v1/runs/{run_id}/steps`: the model handle, its tokens, and the stop reason when
+    the step ended its agent's turn (None while the turn went on)."""
+
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stop_reason: str | None = None
+
+
 class MessageRecord(ChildRecord):
     """One stored message of an agent's conversation, in provider-neutral form.
 
@@ -229,6 +240,8 @@ class MessageRecord(ChildRecord):
     """The keyed group send that saved it: a resumed send sets aside only its own records
     (core.groups.journal), never a member's copies from a direct chat meanwhile."""
     is_err: bool | None = None
+    step: StepFacts | None = None
+    """On the assistant message of a model step (records saved before it existed have none)."""
 
 
 class TranscriptRecord(MessageRecord):

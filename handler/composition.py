@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from core.services.message_edits import MessageEdit
     from core.services.run_callbacks import RunCallbacks
     from core.services.run_cancellation import RunCancellation
+    from core.services.run_steps import RunSteps
     from core.services.runs import RunService
 
 T = TypeVar("T")
@@ -201,6 +202,12 @@ class Services:
         from core.services.run_cancellation import RunCancellation
 
         return RunCancellation(self.store, self.clock)
+
+    @made_once
+    def run_steps(self) -> RunSteps:
+        from core.services.run_steps import RunSteps
+
+        return RunSteps(self.store)
 
     @made_once
     def agents(self) -> AgentService:

@@ -192,6 +192,7 @@ def run_scenario(client: TestClient) -> Scenario:
     s.call("GET", "/v1/runs/{run_id}", r)
     s.call("GET", "/v1/runs/{run_id}/messages", f"{r}/messages")
     s.call("GET", "/v1/runs/{run_id}/usage", f"{r}/usage")
+    s.call("GET", "/v1/runs/{run_id}/steps", f"{r}/steps")
     s.call("POST", "/v1/runs/{run_id}/stream", f"{r}/stream", json={})
     s.call("POST", "/v1/runs/{run_id}/stream", f"{r}/stream", json={"starting_after": 2})
     agent_run = s.call(

@@ -72,6 +72,7 @@ EXPECTED_ROUTES = {
     ("GET", "/v1/runs"),
     ("GET", "/v1/runs/active"),
     ("GET", "/v1/runs/{run_id}/usage"),
+    ("GET", "/v1/runs/{run_id}/steps"),
     ("POST", "/v1/runs/{run_id}/stream"),
     ("GET", "/v1/health"),
 }

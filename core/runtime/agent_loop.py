@@ -12,10 +12,10 @@ import logging
 
 from core import ids
 from core.errors import NotFoundError
-from core.llm import ModelClient, ModelError
+from core.llm import ChatResponse, ModelClient, ModelError, Usage
 from core.observability import bind
 from core.ports import NO_METRICS, Clock, Metrics, Store
-from core.records import AgentRecord, MessageRecord
+from core.records import AgentRecord, MessageRecord, StepFacts
 from core.runtime.approvals import Approvals
 from core.runtime.context import ContextBuilder, keep_recent, system_prompt
 from core.runtime.message_factory import MessageFactory
@@ -111,6 +111,7 @@ class AgentLoop:
                 )
             if outcome.stop_reason is None and step_number == options.max_steps - 1:
                 outcome.stop_reason = "max_steps"
+            _note_step(outcome, step_id, agent, response, options)
             finishing = None
             if outcome.stop_reason is not None and options.finish is not None:
                 finishing = Finishing(options, list(produced), tally)
@@ -154,3 +155,24 @@ class AgentLoop:
         produced.extend(records)
         if options.on_step is not None:
             options.on_step(records)
+
+
+def _note_step(
+    outcome: StepOutcome,
+    step_id: str,
+    agent: AgentRecord,
+    response: ChatResponse | ModelError,
+    options: TurnOptions,
+) -> None:
+    """Keep on the step's assistant message what the step used and how it ended."""
+    usage = response.usage if isinstance(response, ChatResponse) else Usage()
+    facts = StepFacts(
+        model=options.override_model or agent.model,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        stop_reason=outcome.stop_reason,
+    )
+    for record in outcome.records:
+        if record.role == "assistant" and record.step_id == step_id:
+            record.step = facts
+            return

@@ -18,6 +18,7 @@ from core.runtime.rendering import RenderOptions, render
 from core.schemas.agents import StopReasonType
 from core.schemas.messages import LettaMessage
 from core.schemas.runs import Run, RunStatusType, RunUsage
+from core.schemas.steps import Step
 from core.services.run_views import RunFilter
 from handler.deps import RenderDep, RunIdPath, ServicesDep, TenantDep, page_params
 from handler.routing import collection, lazy_router
@@ -98,6 +99,18 @@ def list_run_messages(
     options: RenderDep,
 ) -> list:
     return services.runs.list_messages(tenant, run_id, page, options)
+
+
+@router.get("/{run_id}/steps", response_model=list[Step])
+def list_run_steps(
+    run_id: RunIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: Annotated[PageRequest, Depends(page_params(100, "desc"))],
+) -> list[Step]:
+    """Each model call of the run's agents: its model, tokens, stop reason (when it ended
+    its agent's turn) and the messages it made. Cursors are step ids."""
+    return services.run_steps.list(tenant, run_id, page)
 
 
 @router.get("/{run_id}/usage", response_model=RunUsage)

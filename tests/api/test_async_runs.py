@@ -328,3 +328,73 @@ def test_a_finished_run_is_posted_to_its_callback_url(services: Services) -> Non
         assert shown["callback_sent_at"] is not None
     finally:
         hook.close()
+
+
+def test_a_group_runs_steps_list_each_model_call_with_its_tokens_and_messages(
+    api: Api, client: TestClient
+) -> None:
+    group = _trio(api, "steps")
+    run = client.post(f"/v1/groups/{group}/messages/async", json={"input": "plan it"}).json()
+    assert _finished(client, run["id"])["status"] == "completed"
+
+    steps = assert_valid(
+        "GET",
+        "/v1/runs/{run_id}/steps",
+        client.get(f"/v1/runs/{run['id']}/steps", params={"order": "asc"}),
+    )
+    listed = client.get(f"/v1/runs/{run['id']}/messages", params={"limit": 100}).json()
+    speakers = [m["sender_id"] for m in listed if m["message_type"] == "assistant_message"]
+    assert [s["agent_id"] for s in steps] == speakers  # one model call per member, in turn
+    assert {(s["provider_name"], s["model"], s["status"]) for s in steps} == {
+        ("offline", "default", "success")
+    }
+    assert all(s["stop_reason"] == "end_turn" and s["job_id"] == run["id"] for s in steps)
+    usage = client.get(f"/v1/runs/{run['id']}/usage").json()
+    assert sum(s["prompt_tokens"] for s in steps) == usage["prompt_tokens"]
+    assert sum(s["completion_tokens"] for s in steps) == usage["completion_tokens"]
+    assert all(s["total_tokens"] == s["prompt_tokens"] + s["completion_tokens"] for s in steps)
+    replies = [m["content"] for m in listed if m["message_type"] == "assistant_message"]
+    made = [
+        part["text"]
+        for s in steps
+        for message in s["messages"]
+        if message["role"] == "assistant"
+        for part in message["content"]
+        if part["type"] == "text"
+    ]
+    assert made == replies
+    assert all(m["step_id"] == s["id"] for s in steps for m in s["messages"])
+
+    newest_first = client.get(f"/v1/runs/{run['id']}/steps").json()  # Letta's default: desc
+    assert [s["id"] for s in newest_first] == [s["id"] for s in reversed(steps)]
+    walked: list[str] = []
+    after: dict[str, str] = {}
+    while page := client.get(
+        f"/v1/runs/{run['id']}/steps", params={"order": "asc", "limit": 1, **after}
+    ).json():
+        walked.append(page[0]["id"])
+        after = {"after": page[0]["id"]}
+    assert walked == [s["id"] for s in steps]
+    unknown = "run-123e4567-e89b-42d3-8456-426614174000"
+    assert client.get(f"/v1/runs/{unknown}/steps").status_code == 404
+
+
+def test_a_step_that_called_tools_lists_the_calls_and_their_results(
+    api: Api, client: TestClient
+) -> None:
+    """A memgpt agent answers through send_message: the step holds the call and its return."""
+    agent = api.agent("caller", agent_type="memgpt_v2_agent")["id"]
+    run = client.post(f"/v1/agents/{agent}/messages/async", json={"input": "hi"}).json()
+    assert _finished(client, run["id"])["status"] == "completed"
+    steps = assert_valid(
+        "GET", "/v1/runs/{run_id}/steps", client.get(f"/v1/runs/{run['id']}/steps")
+    )
+    calls = [
+        (message["role"], message.get("tool_calls"), message.get("tool_returns"))
+        for step in steps
+        for message in step["messages"]
+    ]
+    called = [c for role, c, _ in calls if role == "assistant" and c]
+    returned = [r for role, _, r in calls if role == "tool"]
+    assert called and called[0][0]["function"]["name"] == "send_message"
+    assert returned and returned[0] == [{"status": "success", "stdout": None, "stderr": None}]

@@ -228,6 +228,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/v1/runs/"): lambda c, w: (finished_run(c, w), c.get("/v1/runs/"))[1],
     ("GET", "/v1/runs/active"): lambda c, w: c.get("/v1/runs/active"),
     ("GET", "/v1/runs/{run_id}/usage"): lambda c, w: c.get(f"/v1/runs/{finished_run(c, w)}/usage"),
+    ("GET", "/v1/runs/{run_id}/steps"): lambda c, w: c.get(f"/v1/runs/{finished_run(c, w)}/steps"),
     ("POST", "/v1/runs/{run_id}/stream"): lambda c, w: c.post(
         f"/v1/runs/{finished_run(c, w)}/stream", json={"starting_after": 0}
     ),

@@ -3,9 +3,9 @@
     .venv-sdk/bin/python tests/sdk/runs_scenario.py --base-url URL [--api-key K]
 
 `agents.messages.create_async` answers with a Run; `runs.retrieve`, `runs.list`,
-`runs.messages.list`, `runs.messages.stream` (from the start and from the middle) and
-`runs.usage.retrieve` read it; `agents.messages.cancel` answers per run. Exits non-zero on
-failure.
+`runs.messages.list`, `runs.messages.stream` (from the start and from the middle),
+`runs.usage.retrieve` and `runs.steps.list` read it; `agents.messages.cancel` answers per
+run. Exits non-zero on failure.
 """
 
 from __future__ import annotations
@@ -39,6 +39,18 @@ def run(client: Letta, check: Checks) -> None:
     usage = client.runs.usage.retrieve(started.id)
     check.true(usage.total_tokens == sync.usage.total_tokens, (usage, sync.usage))
     print("ok   runs.list and runs.usage.retrieve")
+
+    steps = list(client.runs.steps.list(started.id, order="asc"))
+    check.true(len(steps) == sync.usage.step_count, (steps, sync.usage))
+    check.true(
+        all(step.agent_id == twin_b.id and step.job_id == started.id for step in steps), steps
+    )
+    tokens = sum((step.prompt_tokens or 0) + (step.completion_tokens or 0) for step in steps)
+    check.true(tokens == usage.total_tokens, (steps, usage))
+    check.true(steps[-1].stop_reason == "end_turn" and steps[-1].status == "success", steps[-1])
+    made = [message.role for step in steps for message in step.messages or []]
+    check.true("assistant" in made, made)
+    print("ok   runs.steps.list")
 
     chunks = list(client.runs.messages.stream(started.id))
     kinds = [c.message_type for c in chunks]
