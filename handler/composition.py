@@ -131,7 +131,9 @@ class Services:
         return self
 
     def made(self, name: str) -> bool:
-        """Whether service `name` has been made yet."""
+        """Whether service `name` has been made (or given) yet."""
+        if name in self.__dict__:
+            return True
         if isinstance(vars(Services).get(name), part_of_sending):
             name = "sending"
         return name in self.__dict__

@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from pydantic.warnings import UnsupportedFieldAttributeWarning
-from starlette.routing import Match, Route, compile_path
+from starlette.routing import Match, Route, compile_path, get_name
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 F = Callable[..., Any]
@@ -41,8 +41,9 @@ class LazyAPIRoute(APIRoute):
         self.path = path
         self.endpoint = endpoint
         name = options.get("name")
-        self.name = name if name is not None else endpoint.__name__
-        self.methods = {method.upper() for method in options.get("methods") or ["GET"]}
+        self.name = name if name is not None else get_name(endpoint)
+        methods = options.get("methods")
+        self.methods = {method.upper() for method in (["GET"] if methods is None else methods)}
         self.include_in_schema = bool(options.get("include_in_schema", True))
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
 

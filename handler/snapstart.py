@@ -12,9 +12,12 @@ belonged to the instance that was snapshotted). After a restore, both are made a
 
 from __future__ import annotations
 
+import gc
 import random
 from typing import TYPE_CHECKING
 
+from core.groups.registry import load_all as load_all_patterns
+from core.lazy_model import build_all as build_all_models
 from handler.routing import LazyAPIRoute
 
 if TYPE_CHECKING:
@@ -24,11 +27,15 @@ if TYPE_CHECKING:
 
 
 def before_snapshot(app: FastAPI) -> None:
-    """Build every route and make every service, so restored instances start warm."""
+    """Build every route, service, pattern and model, so restored instances start warm,
+    and freeze it all out of later garbage collections."""
     for route in app.routes:
         if isinstance(route, LazyAPIRoute):
             route.build()
     app.state.services.make_all()
+    load_all_patterns()
+    build_all_models()
+    gc.freeze()
 
 
 def after_restore(services: Services) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from core.groups.registry import MANAGER_TYPES
+from core.lazy_model import LazyModel
 from core.records import AgentRecord
 from handler import snapstart
 from handler.app import create_app
@@ -81,3 +83,8 @@ def test_before_the_snapshot_every_route_and_service_is_made(
 
     assert all(route.built for route in routes)
     assert all(services.made(name) for name in ("group_messages", "runs", "authenticator"))
+    assert {f"core.groups.{kind}" for kind in MANAGER_TYPES} <= set(sys.modules)
+    lazy: list[type[LazyModel]] = [LazyModel]
+    for model in lazy:
+        lazy.extend(model.__subclasses__())
+    assert [m for m in lazy[1:] if not m.__pydantic_complete__] == [] and len(lazy) > 100

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from core.errors import RecordTooLargeError
 from core.groups.transcript import relay
 from core.persistence.retry import patient
 from core.persistence.unit_of_work import UnitOfWork
@@ -25,6 +26,8 @@ from core.records import AgentRecord, GroupRecord, MessageRecord, TranscriptReco
 
 RELAY_LIMIT = 100
 """At most this many unseen entries of one group are given at once (the newest)."""
+NOTE_BYTES = 128
+"""Room kept for what noting an agent in a group's `seen` adds to the group record."""
 
 
 @dataclass
@@ -38,16 +41,18 @@ class _Batch:
 
 def give_unseen(
     store: Store, clock: Clock, tenant: str, agent: AgentRecord, *, run_id: str | None = None
-) -> AgentRecord:
-    """Save on the agent, as inputs, what its groups said that it has not been given, and
-    return the agent as saved (the same record when there was no news). Groups with a send
-    at work are skipped: that send gives its members the news itself. `run_id` tags the
-    copies as a Run's messages."""
+) -> tuple[AgentRecord, list[MessageRecord]]:
+    """Save on the agent, as inputs, what its groups said that it has not been given.
+    Returns the agent as saved and the copies saved, oldest first (none when there was no
+    news). Groups with a send at work are skipped: that send gives its members the news
+    itself. `run_id` tags the copies as a Run's messages."""
+    given: list[MessageRecord] = []
     while True:
         write = functools.partial(_give_once, store, clock, tenant, agent, run_id)
-        agent, complete = patient(write, what=f"agent {agent.id}")
-        if complete:
-            return agent
+        agent, batch = patient(write, what=f"agent {agent.id}")
+        given.extend(batch.copies)
+        if batch.complete:
+            return agent, given
 
 
 def _give_once(
@@ -57,21 +62,16 @@ def _give_once(
     known: AgentRecord,
     run_id: str | None,
     attempt: int,
-) -> tuple[AgentRecord, bool]:
-    """One write: as much unseen news as fits, with the notes that it was given. Returns
-    the agent and whether nothing is left to give."""
+) -> tuple[AgentRecord, _Batch]:
+    """One write: as much unseen news as fits, with the notes that it was given."""
     uow = UnitOfWork(store, tenant, clock)
     agent = uow.reload(AgentRecord, known, attempt)
     group_ids = list(dict.fromkeys([*agent.group_ids, *agent.managed_group_ids]))
-    if not group_ids:
-        return agent, True
     groups = [g for g in uow.load_existing(GroupRecord, group_ids) if not _busy(g, uow)]
-    batch = _fill(store, clock, tenant, agent, groups)
+    batch = _fill(store, clock, tenant, agent, groups, run_id)
     if not batch.reached:
-        return agent, True
-    for offset, copy in enumerate(batch.copies):
-        copy.seq = agent.next_message_seq + offset
-        copy.run_id = run_id
+        return agent, batch
+    for copy in batch.copies:
         uow.add(copy)
     if batch.copies:
         agent.next_message_seq += len(batch.copies)
@@ -81,7 +81,7 @@ def _give_once(
             group.seen[agent.id] = batch.reached[group.id]
             uow.touch(group)
     uow.commit()
-    return agent, batch.complete
+    return agent, batch
 
 
 def _busy(group: GroupRecord, uow: UnitOfWork) -> bool:
@@ -89,27 +89,40 @@ def _busy(group: GroupRecord, uow: UnitOfWork) -> bool:
 
 
 def _fill(
-    store: Store, clock: Clock, tenant: str, agent: AgentRecord, groups: list[GroupRecord]
+    store: Store,
+    clock: Clock,
+    tenant: str,
+    agent: AgentRecord,
+    groups: list[GroupRecord],
+    run_id: str | None,
 ) -> _Batch:
     """The news one write can hold beside the agent and the groups it notes, group after
-    group, each group's entries in order (so a partial group is noted up to where it
-    stopped)."""
+    group, each group's entries in order (a group cut short is noted up to where it
+    stopped). Copies are numbered and measured as they will be written."""
     limits = store.limits
-    room_count = limits.max_changes_per_write - 1 - len(groups)
-    room_bytes = (
-        limits.max_write_bytes - record_bytes(agent) - sum(record_bytes(group) for group in groups)
-    )
+    count, size = 1, record_bytes(agent)
     batch = _Batch()
     for group in groups:
+        noted = False
         for entry in _unseen_entries(store, tenant, agent, group):
             copies = relay([entry], agent.id, clock)
-            size = sum(record_bytes(copy) for copy in copies)
-            if copies and (len(batch.copies) + 1 > room_count or size > room_bytes):
+            for copy in copies:
+                copy.seq = agent.next_message_seq + len(batch.copies)
+                copy.run_id = run_id
+            more = len(copies) + (0 if noted else 1)
+            grows = sum(record_bytes(c) for c in copies)
+            grows += 0 if noted else record_bytes(group) + NOTE_BYTES
+            if count + more > limits.max_changes_per_write or size + grows > limits.max_write_bytes:
+                if not batch.reached:  # not even one entry fits an empty write
+                    raise RecordTooLargeError(
+                        f"A message of group {group.id} is too large to give to agent "
+                        f"{agent.id} in one write."
+                    )
                 batch.complete = False
                 return batch
             batch.copies.extend(copies)
-            room_bytes -= size
             batch.reached[group.id] = entry.seq
+            count, size, noted = count + more, size + grows, True
     return batch
 
 

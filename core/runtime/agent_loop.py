@@ -84,21 +84,23 @@ class AgentLoop:
         factory = MessageFactory(self._clock, options)
         tally = UsageTally(agent.id, agent.name)
         rules = RuleBook(turn_rules(agent.tool_rules or [], options.extra_tools))
-        produced: list[MessageRecord] = []
-        history = self._context.recent(tenant, agent)
+        produced: list[MessageRecord] = list(options.given)
+        given = list(options.given)
+        history = _without(self._context.recent(tenant, agent), given)
         pending = list(inputs)
         stop_reason: StopReason = "max_steps"
         for step_number in range(options.max_steps):
             if step_number and options.should_stop is not None and options.should_stop():
                 stop_reason = "cancelled"
                 break
-            context = self._context.prepare(tenant, agent, history, pending, tally, options.blocks)
+            shown = [*given, *pending]
+            context = self._context.prepare(tenant, agent, history, shown, tally, options.blocks)
             agent, history = context.agent, context.history
             if context.compacted:
                 self._saved(context.compacted, produced, options)
             step_id, message_id = ids.new_id(ids.STEP), ids.new_id(ids.MESSAGE)
             response = self._model_step.call(
-                agent, context.system, history + pending, rules, step_number, options, message_id
+                agent, context.system, history + shown, rules, step_number, options, message_id
             )
             if isinstance(response, ModelError):
                 error = factory.model_error(agent, step_id, response)
@@ -117,7 +119,7 @@ class AgentLoop:
                 finishing = Finishing(options, list(produced), tally)
             committed, agent = self._writer.commit(tenant, agent, pending, outcome, finishing)
             self._saved(committed, produced, options)
-            history, pending = keep_recent(history + committed), []
+            history, pending, given = keep_recent(history + given + committed), [], []
             if outcome.stop_reason is not None:
                 stop_reason = outcome.stop_reason
                 break
@@ -176,3 +178,11 @@ def _note_step(
         if record.role == "assistant" and record.step_id == step_id:
             record.step = facts
             return
+
+
+def _without(history: list[MessageRecord], given: list[MessageRecord]) -> list[MessageRecord]:
+    """The history read from the store, less what the caller gives as inputs."""
+    if not given:
+        return history
+    ids_given = {r.id for r in given}
+    return [r for r in history if r.id not in ids_given]

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, TypedDict
 
-from pydantic import TypeAdapter
-
-from core.lazy_model import DEFERRED
+from core.lazy_model import deferred_adapter
 from core.message_parts import EVENT, MAIN, REASONING, part_id, tool_call_slot
 from core.records import MessageRecord
 from core.runtime.tool_arguments import tool_call_arguments
@@ -33,8 +31,8 @@ from core.schemas.messages import (
 
 # Stored content parts and approvals are JSON dicts; these validate them into the typed
 # parts the messages hold, exactly as the message models would.
-_USER_CONTENT = TypeAdapter(list[UserContentPart], config=DEFERRED)
-_APPROVALS = TypeAdapter(list[Approval], config=DEFERRED)
+_USER_CONTENT = deferred_adapter(list[UserContentPart])
+_APPROVALS = deferred_adapter(list[Approval])
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,11 @@ class TurnOptions:
     agent: AgentRecord | None = None
     """The agent as the caller last read or wrote it, saving the turn a read; its first
     write checks the version, so a stale copy costs a retry, never a lost change."""
+    given: tuple[MessageRecord, ...] = ()
+    """Inputs the caller saved just before the turn (a member's group news, saved with the
+    note that it was given): the first step shows them as inputs, which are never
+    compacted away before the agent has seen them, and the turn's messages include them;
+    they are not saved again."""
 
     def lent(self, name: str) -> TurnTool | None:
         """The lent tool of that name, if any."""

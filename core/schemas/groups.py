@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.errors import BadRequestError, InvalidInputError
 from core.ids import AgentId, BlockId
-from core.lazy_model import DEFERRED, LazyModel
+from core.lazy_model import LazyModel, deferred_adapter
 
 ManagerType = Literal["round_robin", "supervisor", "dynamic", "sleeptime", "voice_sleeptime"]
 DEFAULT_TERMINATION_TOKEN = "DONE!"
@@ -101,9 +101,7 @@ ManagerConfigUpdate = Annotated[
 ]
 
 
-_MANAGER_UPDATE: TypeAdapter[ManagerConfigUpdate] = TypeAdapter(
-    ManagerConfigUpdate, config=DEFERRED
-)
+_MANAGER_UPDATE: TypeAdapter[ManagerConfigUpdate] = deferred_adapter(ManagerConfigUpdate)
 
 
 PATTERN_CHANGE_REFUSED = "Cannot change group pattern after creation"

@@ -79,10 +79,10 @@ class AgentMessageService:
         if group_id is not None and self._groups is not None:
             return self._groups.send(tenant, group_id, req, emit)
         agent, prelude = self.prepare(tenant, agent_id, req, agent=agent)
-        own_inputs = {r.id for r in prelude if r.role in ("user", "system")}
-        self.catch_up(tenant, agent, prelude)
+        news = self.catch_up(tenant, agent, prelude)
+        own_inputs = {r.id for r in [*news, *prelude] if r.role in ("user", "system")}
         rendering = render_options(req)
-        options = self.options(req)
+        options = replace(self.options(req), given=tuple(news))
         if emit is not None:
             stream = ResponseStream(emit, rendering, self._clock)
 
@@ -117,10 +117,12 @@ class AgentMessageService:
         """The same turn as `send`, as a Run executes it: every message tagged with the run,
         stopping between steps once the run is cancelled."""
         agent, prelude = self.prepare(tenant, agent_id, req)
-        self.catch_up(tenant, agent, prelude, run_id=run_id)
+        news = self.catch_up(tenant, agent, prelude, run_id=run_id)
         for record in prelude:
             record.run_id = run_id
-        options = replace(self.options(req), run_id=run_id, should_stop=should_stop)
+        options = replace(
+            self.options(req), run_id=run_id, should_stop=should_stop, given=tuple(news)
+        )
         with not_replayable():
             return self._loop.run(tenant, agent_id, prelude, options)
 
@@ -149,14 +151,14 @@ class AgentMessageService:
         prelude: list[MessageRecord],
         *,
         run_id: str | None = None,
-    ) -> None:
+    ) -> list[MessageRecord]:
         """Give the agent what its groups said since it last spoke there (as Letta's members
-        hold every group message), saved before its own inputs. Not before an approval's
-        answer: that must follow the tool calls it answers; the news waits for the next
-        send."""
+        hold every group message), saved before its own inputs; returns the copies, which
+        the turn shows as inputs. Not before an approval's answer: that must follow the
+        tool calls it answers; the news waits for the next send."""
         if any(r.role == "approval" for r in prelude):
-            return
-        give_unseen(self._store, self._clock, tenant, agent, run_id=run_id)
+            return []
+        return give_unseen(self._store, self._clock, tenant, agent, run_id=run_id)[1]
 
     def check(
         self, tenant: str, agent_id: str, req: LettaRequest, *, agent: AgentRecord | None = None

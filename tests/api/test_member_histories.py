@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from core.llm import ChatRequest, ChatResponse
 from core.ports import Change, Store
 from handler.app import create_app
 from handler.composition import build_services, build_store
@@ -118,3 +119,57 @@ def test_two_direct_sends_at_once_give_a_member_each_group_message_once(
         said = _texts(history)
         assert {"first?", "second?"} <= set(said)
         assert said.count(bob_said) == 1  # relayed to her once, not once per send
+
+
+class Recording:
+    """The offline model, keeping every request it answers."""
+
+    def __init__(self) -> None:
+        from infra.providers.offline import OfflineModel
+
+        self.inner = OfflineModel()
+        self.requests: list[ChatRequest] = []
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        return self.inner.complete(request)
+
+
+def test_a_run_lists_the_group_news_its_agent_was_given(api: Api, client: TestClient) -> None:
+    ann, bob = (api.agent(n)["id"] for n in ("ann", "bob"))
+    group = api.group([ann, bob])["id"]
+    sent = api.ok("POST", f"/v1/groups/{group}/messages", json={"input": "plan the trip"})
+    bob_said = _texts(sent["messages"])[-1]
+
+    run = client.post(f"/v1/agents/{ann}/messages/async", json={"input": "news?"}).json()
+    launcher = client.app.state.services.runs.launcher  # type: ignore[attr-defined]
+    assert launcher.wait_idle(timeout=30)
+    assert api.ok("GET", f"/v1/runs/{run['id']}")["status"] == "completed"
+
+    listed = _texts(api.ok("GET", f"/v1/runs/{run['id']}/messages"))
+    history = api.ok("GET", f"/v1/agents/{ann}/messages", params={"order": "asc", "limit": 100})
+    tagged = _texts([m for m in history if m.get("run_id") == run["id"]])
+    assert listed == tagged and tagged[0] == bob_said and "news?" in tagged
+
+
+def test_news_is_shown_as_input_and_does_not_push_the_direct_chat_out(settings: Settings) -> None:
+    """A big batch of news is the turn's input: the compactor never summarises it before
+    the agent has seen it, and the direct conversation keeps its place in context."""
+    model = Recording()
+    with TestClient(create_app(build_services(settings, model=model))) as client:
+        api = Api(client)
+        ann, bob = api.agent("ann")["id"], api.agent("bob")["id"]
+        for n in range(25):
+            api.ok("POST", f"/v1/agents/{ann}/messages", json={"input": f"direct-{n:02d}"})
+        group = api.group(
+            [bob, ann], manager_config={"manager_type": "round_robin", "max_turns": 1}
+        )
+        for n in range(55):  # only bob speaks: all of it is news for ann
+            api.ok("POST", f"/v1/groups/{group['id']}/messages", json={"input": f"news-{n:02d}"})
+        model.requests.clear()
+        api.ok("POST", f"/v1/agents/{ann}/messages", json={"input": "final?"})
+
+    shown = "\n".join(str(m) for m in model.requests[-1].messages)
+    relayed = {f"news-{n:02d}" for n in range(55) if f"news-{n:02d}" in shown}
+    assert len(relayed) == 50  # RELAY_LIMIT entries: the last 50 inputs and their replies
+    assert "direct-24" in shown  # the latest direct exchange is still in context
