@@ -132,6 +132,16 @@ def measure(quick: bool) -> tuple[list[tuple[str, str, str, str]], list[str]]:
                 "≤ 1.25×",
             )
         )
+        send_ms = Figure.of([f["ms"] for f in cold["send"]])
+        send_peak = Figure.of([f["peak_mb"] for f in cold["send"]])
+        rows.append(
+            (
+                "cold start: import + a round_robin-3 send as the first request (offline model)",
+                f"{send_ms.show('ms')}, peak {send_peak.show('MB')}",
+                f"{send_ms.median / bare_ms.median:.2f}× (the bare listing above)",
+                "",
+            )
+        )
 
         _log("5/6 supervisor fan-out at 200 ms model latency (make run)")
         fan = over_http.fan_out(data / "fan", 3 if quick else 5)

@@ -1,5 +1,6 @@
 """Cold start: a fresh process importing the Lambda entry and answering its first request,
-against a bare FastAPI + Mangum + boto3 handler doing the same DynamoDB read.
+against a bare FastAPI + Mangum + boto3 handler doing the same DynamoDB read; and, for
+what a first send costs, a fresh process whose first request is a round_robin-3 send.
 
     .venv/bin/python -m bench.cold_start [--rounds 7]
 
@@ -33,6 +34,33 @@ def _child_app() -> int:
     return int(response["statusCode"])
 
 
+def _child_send() -> int:
+    """A first request that is a group send (offline model): it loads what listing does
+    not (the group engine, the agent loop, the model providers)."""
+    import handler.lambda_entry as entry
+    from bench.lambda_events import LambdaContext, rest_event
+
+    path = f"/v1/groups/{os.environ['BENCH_GROUP_ID']}/messages"
+    event = rest_event("POST", path, {"input": "hello team"})
+    response: dict[str, Any] = entry.handler(event, LambdaContext())
+    return int(response["statusCode"])
+
+
+def _child_setup() -> None:
+    """Three agents and a round_robin group for the send children; prints the group id."""
+    import handler.lambda_entry as entry
+    from bench.lambda_events import LambdaContext, rest_event
+
+    def call(method: str, path: str, body: Any) -> Any:
+        answer = entry.handler(rest_event(method, path, body), LambdaContext())
+        assert answer["statusCode"] == 200, answer
+        return json.loads(answer["body"])
+
+    members = [call("POST", "/v1/agents/", {"name": f"member-{n}"})["id"] for n in "abc"]
+    group = call("POST", "/v1/groups/", {"agent_ids": members, "description": "bench"})
+    print(json.dumps({"group_id": group["id"]}))
+
+
 def _child_bare() -> int:
     """What any FastAPI service on Lambda pays at least: the framework, the adapter, the
     SDK, one client and one read."""
@@ -63,8 +91,11 @@ def _child_bare() -> int:
 
 
 def child(kind: str) -> None:
+    if kind == "setup":
+        _child_setup()
+        return
     start = time.perf_counter()
-    status = _child_app() if kind == "app" else _child_bare()
+    status = {"app": _child_app, "send": _child_send, "bare": _child_bare}[kind]()
     ms = (time.perf_counter() - start) * 1000
     # VmHWM, not getrusage: Linux carries the forking parent's peak into ru_maxrss.
     status_lines = Path("/proc/self/status").read_text().splitlines()
@@ -74,7 +105,7 @@ def child(kind: str) -> None:
 
 
 def measure(rounds: int) -> dict[str, list[dict[str, float]]]:
-    """{"app": [...], "bare": [...]}: one figure per fresh process."""
+    """{"app": [...], "bare": [...], "send": [...]}: one figure per fresh process."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -102,19 +133,13 @@ def measure(rounds: int) -> dict[str, list[dict[str, float]]]:
             "PYTHONDONTWRITEBYTECODE": "0",
         }
         env.pop("STORE_BACKEND", None)
-        results: dict[str, list[dict[str, float]]] = {"app": [], "bare": []}
+        setup = _run_child("setup", env)
+        env["BENCH_GROUP_ID"] = setup["group_id"]
+        results: dict[str, list[dict[str, float]]] = {"app": [], "bare": [], "send": []}
         for index in range(rounds + 1):
-            for kind in ("bare", "app") if index % 2 else ("app", "bare"):
-                done = subprocess.run(
-                    [sys.executable, "-m", "bench.cold_start", "--child", kind],
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                figures = json.loads(done.stdout.strip().splitlines()[-1])
-                assert figures["status"] == 200, (kind, done.stdout, done.stderr)
+            for kind in ("bare", "app", "send") if index % 2 else ("send", "app", "bare"):
+                figures = _run_child(kind, env)
+                assert figures["status"] == 200, (kind, figures)
                 if index:  # the first round warms the page cache and .pyc files
                     results[kind].append(figures)
         return results
@@ -122,10 +147,25 @@ def measure(rounds: int) -> dict[str, list[dict[str, float]]]:
         server.stop()
 
 
+def _run_child(kind: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run `--child kind` in a new interpreter; its last line of output, as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cold_start", "--child", kind],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith('{"')]
+    answer: dict[str, Any] = json.loads(lines[-1])
+    return answer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--child", choices=("app", "bare"))
+    parser.add_argument("--child", choices=("app", "bare", "send", "setup"))
     args = parser.parse_args()
     if args.child:
         child(args.child)
