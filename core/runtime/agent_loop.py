@@ -86,7 +86,7 @@ class AgentLoop:
         rules = RuleBook(turn_rules(agent.tool_rules or [], options.extra_tools))
         produced: list[MessageRecord] = list(options.given)
         given = list(options.given)
-        history = _without(self._context.recent(tenant, agent), given)
+        history = _without(self._context.recent(tenant, agent, also=len(given)), given)
         pending = list(inputs)
         stop_reason: StopReason = "max_steps"
         for step_number in range(options.max_steps):

@@ -73,13 +73,14 @@ class ContextBuilder:
         self._store = store
         self._compactor = Compactor(store, clock, model, max_messages=CONTEXT_MESSAGES)
 
-    def recent(self, tenant: str, agent: AgentRecord) -> list[MessageRecord]:
-        """The agent's newest messages in context, oldest first."""
+    def recent(self, tenant: str, agent: AgentRecord, *, also: int = 0) -> list[MessageRecord]:
+        """The agent's newest messages in context, oldest first: CONTEXT_READ of them, and
+        `also` more (the caller's inputs saved just before, which it sets apart)."""
         newest = self._store.children(
             tenant,
             MessageRecord,
             agent.id,
-            limit=CONTEXT_READ,
+            limit=CONTEXT_READ + also,
             after_seq=agent.context_start_seq - 1,
             newest_first=True,
         )

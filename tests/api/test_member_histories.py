@@ -153,23 +153,24 @@ def test_a_run_lists_the_group_news_its_agent_was_given(api: Api, client: TestCl
 
 
 def test_news_is_shown_as_input_and_does_not_push_the_direct_chat_out(settings: Settings) -> None:
-    """A big batch of news is the turn's input: the compactor never summarises it before
-    the agent has seen it, and the direct conversation keeps its place in context."""
+    """A big batch of news, from two groups (more copies than one context read), is the
+    turn's input: the compactor never summarises it before the agent has seen it, and the
+    direct conversation keeps its place in context."""
     model = Recording()
     with TestClient(create_app(build_services(settings, model=model))) as client:
         api = Api(client)
         ann, bob = api.agent("ann")["id"], api.agent("bob")["id"]
         for n in range(25):
             api.ok("POST", f"/v1/agents/{ann}/messages", json={"input": f"direct-{n:02d}"})
-        group = api.group(
-            [bob, ann], manager_config={"manager_type": "round_robin", "max_turns": 1}
-        )
-        for n in range(55):  # only bob speaks: all of it is news for ann
-            api.ok("POST", f"/v1/groups/{group['id']}/messages", json={"input": f"news-{n:02d}"})
+        manager = {"manager_type": "round_robin", "max_turns": 1}
+        for name in ("g1", "g2"):
+            group = api.group([bob, ann], manager_config=manager)["id"]
+            for n in range(40):  # only bob speaks: every input and reply is news for ann
+                api.ok("POST", f"/v1/groups/{group}/messages", json={"input": f"{name}-{n:02d}"})
         model.requests.clear()
         api.ok("POST", f"/v1/agents/{ann}/messages", json={"input": "final?"})
 
     shown = "\n".join(str(m) for m in model.requests[-1].messages)
-    relayed = {f"news-{n:02d}" for n in range(55) if f"news-{n:02d}" in shown}
-    assert len(relayed) == 50  # RELAY_LIMIT entries: the last 50 inputs and their replies
+    relayed = {f"{g}-{n:02d}" for g in ("g1", "g2") for n in range(40)}
+    assert {said for said in relayed if said in shown} == relayed  # 160 copies, all shown
     assert "direct-24" in shown  # the latest direct exchange is still in context
