@@ -146,6 +146,12 @@ def run_scenario(client: TestClient) -> Scenario:
         "/v1/agents/{agent_id}/core-memory/blocks/{block_label}",
         f"/v1/agents/{carol}/core-memory/blocks/notes",
     )
+    s.call(
+        "PATCH",
+        "/v1/agents/{agent_id}/core-memory/blocks/{block_label}",
+        f"/v1/agents/{carol}/core-memory/blocks/notes",
+        json={"value": "carol's notes, changed"},
+    )
     s.call("GET", "/v1/blocks/{block_id}/agents", f"/v1/blocks/{block['id']}/agents")
     s.call(
         "PATCH",

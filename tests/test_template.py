@@ -44,6 +44,7 @@ EXPECTED_ROUTES = {
     ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"),
     ("GET", "/v1/agents/{agent_id}/core-memory/blocks"),
     ("GET", "/v1/agents/{agent_id}/core-memory/blocks/{block_label}"),
+    ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/{block_label}"),
     ("PATCH", "/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}"),
     ("POST", "/v1/blocks"),
     ("GET", "/v1/blocks"),

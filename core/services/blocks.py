@@ -92,7 +92,21 @@ class BlockService:
     @retry_on_conflict("the block")
     def update(self, tenant: str, block_id: str, body: BlockUpdate) -> Block:
         uow = UnitOfWork(self._store, tenant, self._clock)
-        record = uow.load(BlockRecord, block_id)
+        return self._change(uow, uow.load(BlockRecord, block_id), body)
+
+    @retry_on_conflict("the block")
+    def update_held(self, tenant: str, agent_id: str, label: str, body: BlockUpdate) -> Block:
+        """The agent's block with that label, changed as `update` changes a block (Letta's
+        Modify Block of an agent's core memory); 404 for an unknown agent or label."""
+        uow = UnitOfWork(self._store, tenant, self._clock)
+        agent = uow.load(AgentRecord, agent_id)
+        held = uow.load_existing(BlockRecord, agent.block_ids)
+        record = next((block for block in held if block.label == label), None)
+        if record is None:
+            raise NotFoundError(f"Block with label {label!r} not found on agent {agent_id}")
+        return self._change(uow, record, body)
+
+    def _change(self, uow: UnitOfWork, record: BlockRecord, body: BlockUpdate) -> Block:
         sent = body.model_dump(include=body.model_fields_set)
         for field in _NOT_NULLABLE:
             if field in sent and sent[field] is None:

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.paging import MAX_PAGE_SIZE, PageRequest
 from core.schemas.agents import AgentState, CreateAgentRequest, StopReasonType, UpdateAgent
-from core.schemas.blocks import Block
+from core.schemas.blocks import Block, BlockUpdate
 from core.schemas.groups import Group
 from core.schemas.messages import (
     LettaAsyncRequest,
@@ -112,6 +112,18 @@ def retrieve_core_memory_block(
     agent_id: AgentIdPath, block_label: str, services: ServicesDep, tenant: TenantDep
 ) -> Block:
     return services.core_memory.block_of(tenant, agent_id, block_label)
+
+
+@router.patch("/{agent_id}/core-memory/blocks/{block_label}", response_model=Block)
+def modify_core_memory_block(
+    agent_id: AgentIdPath,
+    block_label: str,
+    body: BlockUpdate,
+    services: ServicesDep,
+    tenant: TenantDep,
+) -> Block:
+    """Change the agent's block with that label, as PATCH /v1/blocks/{block_id} would."""
+    return services.blocks.update_held(tenant, agent_id, block_label, body)
 
 
 @router.patch("/{agent_id}/core-memory/blocks/detach/{block_id}", response_model=AgentState)

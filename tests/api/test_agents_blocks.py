@@ -247,6 +247,30 @@ def test_core_memory_reads_list_an_agents_blocks_and_find_one_by_label(api: Api)
     assert api.client.get("/v1/agents/not-an-id/core-memory/blocks").status_code == 422
 
 
+def test_modify_block_by_label_changes_the_agents_block_for_every_holder(api: Api) -> None:
+    """Letta's Modify Block on core memory: the agent's block with that label, changed as
+    PATCH /v1/blocks/{id} changes it; a block shared with another agent changes for both."""
+    shared = api.block("notes", "team notes")
+    keeper = api.agent("keeper", memory_blocks=[{"label": "human", "value": "Sam"}])
+    other = api.agent("other", block_ids=[shared["id"]])
+    api.ok("PATCH", f"/v1/agents/{keeper['id']}/core-memory/blocks/attach/{shared['id']}")
+    base = f"/v1/agents/{keeper['id']}/core-memory/blocks"
+
+    changed = api.ok("PATCH", f"{base}/notes", json={"value": "new notes", "limit": 500})
+    assert (changed["id"], changed["value"], changed["limit"]) == (shared["id"], "new notes", 500)
+    assert api.ok("GET", f"/v1/blocks/{shared['id']}") == changed
+    held = api.ok("GET", f"/v1/agents/{other['id']}/core-memory/blocks/notes")
+    assert held["value"] == "new notes"
+    assert api.ok("GET", f"{base}/human")["value"] == "Sam"  # only the named block changes
+
+    assert api.client.patch(f"{base}/nothing", json={"value": "x"}).status_code == 404
+    too_long = api.client.patch(f"{base}/notes", json={"value": "x" * 501})
+    assert too_long.status_code == 422 and "value" in json.dumps(too_long.json())
+    clash = api.client.patch(f"{base}/notes", json={"label": "human"})
+    assert clash.status_code == 400
+    assert api.ok("GET", f"/v1/blocks/{shared['id']}") == changed  # refused: nothing written
+
+
 def test_agents_for_block_lists_every_holder_until_it_is_detached(api: Api) -> None:
     shared = api.block("notes", "team notes")
     ann = api.agent("ann", block_ids=[shared["id"]])

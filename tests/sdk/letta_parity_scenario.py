@@ -134,6 +134,10 @@ class ParityScenario:
         )
         holders = [a.id for a in self.client.blocks.agents.list(notes.id, limit=1)]
         self.check.eq(holders, [keeper, other], "agents holding the block, paged one by one")
+        changed = self.client.agents.blocks.update("notes", agent_id=keeper, value="new notes")
+        self.check.eq((changed.id, changed.value), (notes.id, "new notes"), "modify by label")
+        seen = self.client.agents.blocks.retrieve("notes", agent_id=other)
+        self.check.eq(seen.value, "new notes", "a shared block changes for its other holder")
 
     def step_members_hold_the_conversation(self) -> None:
         members = [self.agent(n) for n in ("ann", "bob", "cid")]
