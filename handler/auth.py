@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import DomainError
-from handler.errors import domain_error_response
+from handler.errors import error_response_for
 
 PUBLIC_PATHS = frozenset(
     {"/v1/health", "/v1/health/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -65,7 +65,7 @@ class AuthenticateFirst:
             # A stored key may need a read from the store: off the event loop.
             tenant = await run_in_threadpool(authenticator.tenant, key)
         except DomainError as error:  # a 401; or the store failing, mapped as anywhere
-            await domain_error_response(error)(scope, receive, send)
+            await error_response_for(Request(scope), error)(scope, receive, send)
             return
         scope.setdefault("state", {})[TENANT_STATE] = tenant
         await self.app(scope, receive, send)

@@ -57,13 +57,19 @@ def domain_error_response(error: DomainError) -> JSONResponse:
     return JSONResponse({"detail": error.detail}, status_code=status, headers=headers or None)
 
 
+def error_response_for(request: Request, error: DomainError) -> JSONResponse:
+    """`domain_error_response`, marked `x-should-retry: false` when it is a send route's
+    5xx (SPEC §6), wherever the error is raised: in a route or while authenticating."""
+    response = domain_error_response(error)
+    if response.status_code >= 500 and is_send(request):
+        response.headers["x-should-retry"] = "false"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, DomainError)
-        response = domain_error_response(error)
-        if response.status_code >= 500 and is_send(request):
-            response.headers["x-should-retry"] = "false"
-        return response
+        return error_response_for(request, error)
 
     async def on_http_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)

@@ -9,7 +9,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from fastapi.testclient import TestClient
 
-from handler.composition import Services
+from handler.app import create_app
+from handler.composition import Services, build_services
+from infra.settings import Settings
 from tests.conftest import Api
 
 
@@ -80,3 +82,46 @@ def test_a_record_deeper_than_the_json_parser_goes_is_read_and_deleted(
     assert client.delete(f"/v1/groups/{group['id']}").status_code == 200
     assert client.delete(f"/v1/agents/{agent['id']}").status_code == 200
     assert client.get(f"/v1/agents/{agent['id']}").status_code == 404
+
+
+SENDS = ("/messages", "/messages/stream", "/messages/async")
+
+
+@pytest.mark.parametrize("route", SENDS)
+def test_a_send_routes_503_says_do_not_retry_blindly(settings: Settings, route: str) -> None:
+    """SPEC §6: a send route's 5xx carries x-should-retry: false, whether the store fails
+    while the caller's stored key is looked up or while the send runs."""
+    closed = settings.model_copy(update={"open_api": False, "api_key_cache_s": 0})
+    services = build_services(closed)
+    key = services.api_keys.create("team").key
+    client = TestClient(create_app(services))
+    api = Api(client)
+    api.client.headers["Authorization"] = f"Bearer {key}"
+    group = api.group([api.agent("a")["id"], api.agent("b")["id"]])
+    raw = services.store._client._client  # type: ignore[attr-defined]  # noqa: SLF001
+
+    def failing(event_name: str, **_: object) -> None:
+        raise _throttled(event_name.rsplit(".", 1)[-1])
+
+    def first_read_passes() -> Any:
+        """The key lookup (the first call) passes; the send's own calls fail."""
+        calls: list[str] = []
+
+        def fail_after_first(event_name: str, **_: object) -> None:
+            calls.append(event_name)
+            if len(calls) > 1:
+                raise _throttled(event_name.rsplit(".", 1)[-1])
+
+        return fail_after_first
+
+    answers = []
+    for hook in (failing, first_read_passes()):
+        raw.meta.events.register("before-call.dynamodb", hook)
+        try:
+            answers.append(client.post(f"/v1/groups/{group['id']}{route}", json={"input": "hi"}))
+        finally:
+            raw.meta.events.unregister("before-call.dynamodb", hook)
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["x-should-retry"] == "false"
+        assert int(answer.headers["retry-after"]) >= 1
