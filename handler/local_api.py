@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.template_routes import ApiSpec, FunctionSpec, RouteMatch, read_api
+from infra.template_routes import ApiSpec, FunctionSpec, GatewayResponse, RouteMatch, read_api
 
 logger = logging.getLogger("local_api")
 
@@ -80,29 +80,49 @@ class GatewayAnswer:
     body: bytes
     error_type: str | None = None  # x-amzn-ErrorType
     content_type: str = "application/json"
+    response_type: str | None = None
+    """The gateway response type a template's ``GatewayResponses`` can change (then also
+    ``DEFAULT_4XX``/``DEFAULT_5XX``); None for answers given before API Gateway proper."""
 
 
 #: MISSING_AUTHENTICATION_TOKEN: a path or method the API does not declare.
 MISSING_AUTHENTICATION_TOKEN = GatewayAnswer(
-    403, b'{"message":"Missing Authentication Token"}', "MissingAuthenticationTokenException"
+    403,
+    b'{"message":"Missing Authentication Token"}',
+    "MissingAuthenticationTokenException",
+    response_type="MISSING_AUTHENTICATION_TOKEN",
 )
 #: A body over 10 MB is refused before the API is even resolved: plain text, no request id.
 CONTENT_LENGTH_EXCEEDED = GatewayAnswer(
     413, b"HTTP content length exceeded 10485760 bytes.", None, "text; charset=utf-8"
 )
 #: A body within 10 MB whose event is over Lambda's 6 MB request limit (REQUEST_TOO_LARGE).
-REQUEST_TOO_LONG = GatewayAnswer(413, b'{"message": "Request Too Long"}', "BadRequestException")
+REQUEST_TOO_LONG = GatewayAnswer(
+    413,
+    b'{"message": "Request Too Long"}',
+    "BadRequestException",
+    response_type="REQUEST_TOO_LARGE",
+)
 #: INTEGRATION_TIMEOUT: the function did not answer within the integration timeout.
 ENDPOINT_TIMED_OUT = GatewayAnswer(
-    504, b'{"message": "Endpoint request timed out"}', "InternalServerErrorException"
+    504,
+    b'{"message": "Endpoint request timed out"}',
+    "InternalServerErrorException",
+    response_type="INTEGRATION_TIMEOUT",
 )
 #: The function failed, timed out itself, or answered too much or malformed.
 INTERNAL_SERVER_ERROR = GatewayAnswer(
-    502, b'{"message": "Internal server error"}', "InternalServerErrorException"
+    502,
+    b'{"message": "Internal server error"}',
+    "InternalServerErrorException",
+    response_type="DEFAULT_5XX",
 )
 #: API_CONFIGURATION_ERROR: e.g. a binary response whose base64 body does not decode.
 API_CONFIGURATION_ERROR = GatewayAnswer(
-    500, b'{"message": "Internal server error"}', "InternalServerErrorException"
+    500,
+    b'{"message": "Internal server error"}',
+    "InternalServerErrorException",
+    response_type="API_CONFIGURATION_ERROR",
 )
 
 
@@ -179,6 +199,10 @@ class LocalRestApi:
             max_concurrency, thread_name_prefix="lambda", initializer=self._new_event_loop
         )
 
+    def _gateway(self, answer: GatewayAnswer, request_id: str) -> _Response:
+        """An answer of API Gateway's own, shaped by the template's GatewayResponses."""
+        return _answer(answer, request_id, self.spec.gateway_responses)
+
     def _new_event_loop(self) -> None:
         """Worker threads get an event loop, as Lambda's main thread has (Mangum needs one);
         it lives as long as the thread, as a Lambda environment's loop between invocations."""
@@ -227,7 +251,7 @@ class LocalRestApi:
         raw_path = _raw_path(scope)
         match = self.spec.match(method, raw_path)
         if match is None:
-            return await _send(send, _answer(MISSING_AUTHENTICATION_TOKEN, request_id))
+            return await _send(send, self._gateway(MISSING_AUTHENTICATION_TOKEN, request_id))
         event = self.build_event(scope, match, raw_path, body, request_id)
         event_size = len(json.dumps(event).encode())
         if event_size > self.max_event_bytes:
@@ -236,7 +260,7 @@ class LocalRestApi:
                 event_size,
                 self.max_event_bytes,
             )
-            return await _send(send, _answer(REQUEST_TOO_LONG, request_id))
+            return await _send(send, self._gateway(REQUEST_TOO_LONG, request_id))
         function = self.spec.functions[match.route.function_id]
         gateway_timeout_s = match.route.timeout_s or self.gateway_timeout_s
         target = self.handlers[function.logical_id]
@@ -245,7 +269,7 @@ class LocalRestApi:
             return await self._stream(target, function, event, request_id, time_left, receive, send)
         result = await self._invoke(function, event, request_id, started, gateway_timeout_s)
         if isinstance(result, GatewayAnswer):
-            return await _send(send, _answer(result, request_id))
+            return await _send(send, self._gateway(result, request_id))
         accept = next((v for k, v in event["headers"].items() if k.lower() == "accept"), None)
         await _send(send, self._proxy_response(function, result, request_id, accept))
 
@@ -291,12 +315,13 @@ class LocalRestApi:
                 return
             late = function.timeout_s <= time_left
             await _send(
-                send, _answer(INTERNAL_SERVER_ERROR if late else ENDPOINT_TIMED_OUT, request_id)
+                send,
+                self._gateway(INTERNAL_SERVER_ERROR if late else ENDPOINT_TIMED_OUT, request_id),
             )
         except Exception:
             logger.exception("502: %s raised (a Lambda function error)", function.logical_id)
             if not started:
-                await _send(send, _answer(INTERNAL_SERVER_ERROR, request_id))
+                await _send(send, self._gateway(INTERNAL_SERVER_ERROR, request_id))
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The request body, or None when over the gateway's limit (the rest is drained)."""
@@ -479,7 +504,7 @@ class LocalRestApi:
             size = len(json.dumps(result).encode())
         except (TypeError, ValueError):
             logger.error("502: %s returned a value Lambda cannot serialize", function.logical_id)
-            return _answer(INTERNAL_SERVER_ERROR, request_id)
+            return self._gateway(INTERNAL_SERVER_ERROR, request_id)
         if size > self.max_response_bytes:
             logger.error(
                 "502: %s's response is %d bytes, over Lambda's %d-byte response limit "
@@ -488,13 +513,13 @@ class LocalRestApi:
                 size,
                 self.max_response_bytes,
             )
-            return _answer(INTERNAL_SERVER_ERROR, request_id)
+            return self._gateway(INTERNAL_SERVER_ERROR, request_id)
         problem = _malformed(result)
         if problem:
             logger.error(
                 "502: Malformed Lambda proxy response from %s: %s", function.logical_id, problem
             )
-            return _answer(INTERNAL_SERVER_ERROR, request_id)
+            return self._gateway(INTERNAL_SERVER_ERROR, request_id)
 
         body_text: str = result.get("body") or ""
         body = body_text.encode("utf-8")
@@ -505,7 +530,7 @@ class LocalRestApi:
                 body = base64.b64decode(body_text, validate=True)
             except binascii.Error:
                 logger.error("500: %s's base64 body does not decode", function.logical_id)
-                return _answer(API_CONFIGURATION_ERROR, request_id)
+                return self._gateway(API_CONFIGURATION_ERROR, request_id)
         # else: API Gateway passes a base64 body through as text unless the client's first
         # Accept type is one of the API's binary media types.
 
@@ -606,13 +631,46 @@ def _gateway_headers(request_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def _answer(answer: GatewayAnswer, request_id: str | None) -> _Response:
-    headers = [("Content-Type", answer.content_type)]
+def _answer(
+    answer: GatewayAnswer,
+    request_id: str | None,
+    responses: Mapping[str, GatewayResponse] | None = None,
+) -> _Response:
+    """The gateway's answer, as the template's ``GatewayResponses`` shape it (the response
+    type's own entry, else DEFAULT_4XX/DEFAULT_5XX), or API Gateway's default."""
+    status, body, content_type = answer.status, answer.body, answer.content_type
+    extra: list[tuple[str, str]] = []
+    shaped = _gateway_response(answer, responses or {})
+    if shaped is not None and shaped.template is not None and request_id is not None:
+        status = shaped.status or status
+        body = _render(shaped.template, answer, request_id).encode()
+        content_type = shaped.headers.get("Content-Type", content_type)
+        extra = [(k, v) for k, v in shaped.headers.items() if k != "Content-Type"]
+    headers = [("Content-Type", content_type), *extra]
     if request_id is not None:
         headers += _gateway_headers(request_id)
     if answer.error_type:
         headers.append(("x-amzn-ErrorType", answer.error_type))
-    return _Response(answer.status, answer.body, headers)
+    return _Response(status, body, headers)
+
+
+def _gateway_response(
+    answer: GatewayAnswer, responses: Mapping[str, GatewayResponse]
+) -> GatewayResponse | None:
+    if answer.response_type is None:
+        return None
+    default = "DEFAULT_4XX" if answer.status < 500 else "DEFAULT_5XX"
+    return responses.get(answer.response_type) or responses.get(default)
+
+
+def _render(template: str, answer: GatewayAnswer, request_id: str) -> str:
+    """A response template with the ``$context`` variables API Gateway fills in."""
+    message = json.loads(answer.body).get("message", "")
+    return (
+        template.replace("$context.error.messageString", json.dumps(message))
+        .replace("$context.error.responseType", answer.response_type or "")
+        .replace("$context.requestId", request_id)
+    )
 
 
 async def _send(send: Send, response: _Response) -> None:

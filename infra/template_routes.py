@@ -82,12 +82,26 @@ class RouteMatch:
 
 
 @dataclass(frozen=True)
+class GatewayResponse:
+    """One of the API's ``GatewayResponses``: how API Gateway answers an error of its own
+    (a response type such as ``DEFAULT_4XX``) instead of its default body."""
+
+    status: int | None
+    """None keeps the error's own status."""
+    headers: Mapping[str, str]
+    """Static header values, unquoted."""
+    template: str | None
+    """The ``application/json`` template, with ``$context`` variables unresolved."""
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     """Everything a local stand-in for API Gateway needs from the template."""
 
     routes: tuple[ApiRoute, ...]
     functions: Mapping[str, FunctionSpec]
     binary_media_types: tuple[str, ...] = ()
+    gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
     _by_resource: dict[tuple[str, ...], dict[str, ApiRoute]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -246,7 +260,26 @@ def read_api(
     media_types = tuple(
         dict.fromkeys(str(_resolve(t, parameters)).replace("~1", "/") for t in binary)
     )
-    return ApiSpec(tuple(routes), functions, media_types)
+    return ApiSpec(tuple(routes), functions, media_types, _gateway_responses(resources))
+
+
+def _gateway_responses(resources: Mapping[str, Any]) -> dict[str, GatewayResponse]:
+    """The ``GatewayResponses`` of the template's REST API, by response type."""
+    answers: dict[str, GatewayResponse] = {}
+    for resource in resources.values():
+        if (resource or {}).get("Type") != "AWS::Serverless::Api":
+            continue
+        declared = (resource.get("Properties") or {}).get("GatewayResponses") or {}
+        for kind, spec in declared.items():
+            headers = ((spec or {}).get("ResponseParameters") or {}).get("Headers") or {}
+            templates = (spec or {}).get("ResponseTemplates") or {}
+            status = (spec or {}).get("StatusCode")
+            answers[str(kind)] = GatewayResponse(
+                status=int(status) if status is not None else None,
+                headers={str(k): str(v).strip("'") for k, v in headers.items()},
+                template=templates.get("application/json"),
+            )
+    return answers
 
 
 #: A Lambda proxy integration's URI names its function as ``${Function.Arn}`` (``!Sub``).

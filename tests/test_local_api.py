@@ -40,6 +40,15 @@ from tests.normalize import normalized
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"content-type": "application/json"}
 MISSING_TOKEN = b'{"message":"Missing Authentication Token"}'
+"""API Gateway's default body; the template's DEFAULT_4XX makes it `{"detail": ...}`."""
+
+
+def template_shaped(response: Any, detail: str) -> bool:
+    """The body the template's GatewayResponses give: the detail and the request id."""
+    body = response.json()
+    return body == {"detail": detail, "request_id": response.headers["x-amzn-requestid"]}
+
+
 Event = dict[str, Any]
 
 
@@ -181,7 +190,8 @@ def test_most_specific_resource_wins_and_methods_are_per_resource(gateway: TestC
     # /v1/groups/count is a resource of its own: PATCH is not declared on it, so the
     # gateway refuses it rather than trying /v1/groups/{group_id}.
     refused = gateway.patch("/v1/groups/count", json={})
-    assert (refused.status_code, refused.content) == (403, MISSING_TOKEN)
+    assert refused.status_code == 403
+    assert template_shaped(refused, "Missing Authentication Token")
 
 
 # --- the gateway's own answers ---------------------------------------------------------
@@ -195,7 +205,8 @@ def test_unknown_route_is_the_gateway_403(method: str, path: str) -> None:
     handler = Recorder()
     with served(LocalRestApi(read_api(), both(handler))) as client:
         response = client.request(method, path)
-    assert (response.status_code, response.content) == (403, MISSING_TOKEN)
+    assert response.status_code == 403
+    assert template_shaped(response, "Missing Authentication Token")  # DEFAULT_4XX
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
     assert uuid.UUID(response.headers["x-amzn-requestid"])
@@ -226,6 +237,40 @@ def test_slow_function_gets_the_gateway_504_while_it_runs_on(
         assert finished.wait(5)
         time.sleep(0.05)
     assert any("finished request" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_the_templates_gateway_responses_shape_the_gateways_own_answers() -> None:
+    """As deployed: 5xx as the template's INTEGRATION_TIMEOUT and DEFAULT_5XX say (JSON
+    naming the long-send routes, x-should-retry: false), 4xx as its DEFAULT_4XX."""
+    release = threading.Event()
+
+    def slow(event: Event, context: Any) -> dict[str, Any]:
+        release.wait(10)
+        return Recorder.OK
+
+    def failing(event: Event, context: Any) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    answers = {}
+    for name, handler, limits in (
+        ("timeout", slow, {"gateway_timeout_s": 0.3}),
+        ("error", failing, {}),
+        ("too large", Recorder(), {"max_event_bytes": 500}),
+    ):
+        with served(LocalRestApi(read_api(), both(handler), **limits)) as client:
+            answers[name] = client.post("/v1/agents/", json={"name": "x" * 600})
+        release.set()
+
+    timeout, error, too_large = answers["timeout"], answers["error"], answers["too large"]
+    assert (timeout.status_code, error.status_code, too_large.status_code) == (504, 502, 413)
+    for answer in (timeout, error):
+        assert answer.headers["x-should-retry"] == "false"
+        detail = answer.json()["detail"]
+        assert "POST .../messages/stream" in detail and "POST .../messages/async" in detail
+        assert answer.json()["request_id"] == answer.headers["x-amzn-requestid"]
+    assert "29 s" in timeout.json()["detail"]
+    assert template_shaped(too_large, "Request Too Long")
+    assert "x-should-retry" not in too_large.headers  # it never reached the function
 
 
 def test_function_timeout_shorter_than_the_gateway_is_a_502() -> None:

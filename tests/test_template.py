@@ -649,6 +649,28 @@ def test_gateway_errors_are_json_that_names_the_long_send_routes(
     assert "POST .../messages/async (any length" in detail
 
 
+def test_gateway_4xx_answers_are_detail_json_and_a_throttle_says_when_to_retry(
+    translated: dict[str, Any],
+) -> None:
+    """SPEC §1: errors are `{"detail": ...}`, the gateway's own 4xx (403, 413, 429) too."""
+    responses = translated["Resources"]["RestApi"]["Properties"]["Body"][
+        "x-amazon-apigateway-gateway-responses"
+    ]
+    default = responses["DEFAULT_4XX"]
+    assert "statusCode" not in default  # each 4xx keeps its own status
+    template = default["responseTemplates"]["application/json"]
+    filled = template.replace("$context.error.messageString", json.dumps("Forbidden"))
+    assert json.loads(filled.replace("$context.requestId", "r-1")) == {
+        "detail": "Forbidden",
+        "request_id": "r-1",
+    }
+    throttled = responses["THROTTLED"]
+    assert throttled["statusCode"] == "429"
+    assert throttled["responseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
+    assert "x-should-retry" not in json.dumps(throttled) + json.dumps(default)
+    assert "Retry after" in json.loads(throttled["responseTemplates"]["application/json"])["detail"]
+
+
 # --------------------------------------------------------------------------- background runs
 
 

@@ -108,3 +108,42 @@ def test_enable_thinking_reaches_every_model_call_of_a_send(
     api.ok("POST", f"/v1/agents/{members[0]}/messages", json=body)
     assert len(model.requests) == 4
     assert {request.enable_thinking for request in model.requests} == {expected}
+
+
+IMAGE_URL = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+PIXEL = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+
+
+def test_a_group_send_gives_images_to_the_model_and_refuses_parts_it_cannot_take(
+    recorded: tuple[Api, Recording],
+) -> None:
+    """SPEC §3: text and image parts reach the model; a part the provider cannot take is a
+    422 naming it, never dropped, and nothing is stored."""
+    api, model = recorded
+    members = [api.agent(n)["id"] for n in ("ann", "bob")]
+    group = api.group(members)["id"]
+    path = f"/v1/groups/{group}/messages"
+    parts = [
+        {"type": "text", "text": "what is this?"},
+        IMAGE_URL,
+        {"type": "image", "source": PIXEL},
+    ]
+
+    api.ok("POST", path, json={"messages": [{"role": "user", "content": parts}]})
+    first = model.requests[0].messages[-1]
+    assert "what is this?" in (first.text or "")
+    assert [(i.url, i.data) for i in first.images] == [
+        ("https://example.com/a.png", None),
+        (None, PIXEL["data"]),
+    ]
+
+    stored = api.ok("GET", path, params={"limit": 100})
+    for part, named in (
+        ({"type": "image", "source": {"type": "letta", "file_id": "file-1"}}, "letta"),
+        ({"type": "tool_call", "id": "c1", "name": "t", "input": {}}, "tool_call"),
+    ):
+        refused = api.client.post(path, json={"messages": [{"role": "user", "content": [part]}]})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["detail"][0]
+        assert named in error["msg"] and error["loc"][-2:] == ["content", 0]
+    assert api.ok("GET", path, params={"limit": 100}) == stored  # refused: nothing stored
