@@ -1,9 +1,10 @@
 """Retried sends are processed once (SPEC §6).
 
 A send carrying an `Idempotency-Key` header, or messages that all carry an `otid`, is
-recorded under that key before it runs. A retry with the same key gets the stored response
-once the first has finished, or a 409 while it is still running; the same key with a
-different body is a 422. Records expire after a day (DynamoDB TTL).
+recorded under that key before it runs. A retry with the same key gets the stored response,
+waiting for the first attempt while it is still running (up to WAIT_AT_MOST; a 409 telling
+the client to retry if it runs on); the same key with a different body is a 422. Records
+expire after a day (DynamoDB TTL).
 
 A client that names no key but counts its attempts (letta-client sends
 `x-stainless-retry-count` on each) is kept from doubling its sends too: an attempt numbered
@@ -40,6 +41,14 @@ RETRY_WINDOW = timedelta(minutes=15)
 WAIT_AT_MOST = 25.0
 """Seconds a retry waits for the attempt it joins (under API Gateway's 29 s)."""
 POLL_EVERY = 0.2
+STILL_RUNNING = (
+    "A request with this idempotency key (or otid) is still being processed; retry to keep "
+    "waiting for its response."
+)
+
+
+class StillRunning(ConflictError):
+    """The attempt a retry repeats is still at work (a 409 once the retry stops waiting)."""
 
 
 def key_for(header: str | None, req: LettaRequest) -> str | None:
@@ -102,7 +111,7 @@ class Idempotency:
             if attempt is None:
                 return send()
             return self._keyless(tenant, scope, req, attempt, send, answer)
-        record = self.claim(tenant, record_id(scope, key), fingerprint(req))
+        record = self._claim_waiting(tenant, record_id(scope, key), fingerprint(req))
         if record.status == "done":
             return answer.model_validate(record.response)
         return self._send_as(tenant, record, send)
@@ -238,6 +247,20 @@ class Idempotency:
 
         return optimistic(put, what="the request's attempt record")
 
+    def _claim_waiting(self, tenant: str, claim_id: str, claim_print: str) -> IdempotencyRecord:
+        """`claim`; while an earlier attempt with the key is still at work, wait for it (up
+        to WAIT_AT_MOST), as a counted retry does: then its stored response, or the claim
+        once that attempt died. Still at work after the wait is a 409 (StillRunning)."""
+        waited = 0.0
+        while True:
+            try:
+                return self.claim(tenant, claim_id, claim_print)
+            except StillRunning:
+                if waited >= WAIT_AT_MOST:
+                    raise
+                self._pause(POLL_EVERY)
+                waited += POLL_EVERY
+
     def claim(self, tenant: str, claim_id: str, claim_print: str) -> IdempotencyRecord:
         """Record a send as running, or find how an earlier one with the key went. A claim
         that vanishes between the failed create and the read (it expired) is tried again
@@ -272,15 +295,11 @@ class Idempotency:
         if existing.status == "done":
             return existing
         if existing.running_until and existing.running_until > now:
-            raise ConflictError(
-                "A request with this idempotency key (or otid) is still being processed."
-            )
+            raise StillRunning(STILL_RUNNING)
         taken = fresh.model_copy(update={"version": existing.version + 1})
         try:
             self._store.write(tenant, [Put(taken, existing.version)])
         except ConcurrentModificationError as exc:
             # Another retry took the stale claim over first: it is the one running now.
-            raise ConflictError(
-                "A request with this idempotency key (or otid) is still being processed."
-            ) from exc
+            raise StillRunning(STILL_RUNNING) from exc
         return taken

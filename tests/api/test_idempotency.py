@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import pytest
 
 from core.ports import Put
 from core.records import IdempotencyRecord
 from core.schemas.messages import LettaRequest
+from core.services import idempotency as idempotency_module
 from core.services.idempotency import Idempotency, fingerprint, record_id
 from handler.composition import Services
 from tests.conftest import TABLE, Api
@@ -50,8 +52,11 @@ def test_a_key_reused_for_another_body_is_422(api: Api) -> None:
 
 
 def test_a_retry_while_the_first_runs_is_409_and_a_dead_one_is_taken_over(
-    api: Api, services: Services
+    api: Api, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The retry waits for the running attempt (here 0.4 s instead of WAIT_AT_MOST), then
+    is told to retry; once that attempt is dead, a retry is the send."""
+    monkeypatch.setattr(idempotency_module, "WAIT_AT_MOST", 0.4)
     group = api.group([api.agent("a")["id"]])
     path = f"/v1/groups/{group['id']}/messages"
     body = {"input": "hello"}
@@ -63,7 +68,7 @@ def test_a_retry_while_the_first_runs_is_409_and_a_dead_one_is_taken_over(
         fingerprint(LettaRequest.model_validate(body)),
     )
     busy = api.client.post(path, json=body, headers={"Idempotency-Key": "slow"})
-    assert busy.status_code == 409
+    assert busy.status_code == 409 and "retry to keep waiting" in busy.json()["detail"]
     dead = record.model_copy(
         update={
             "running_until": datetime.now(UTC) - timedelta(seconds=1),

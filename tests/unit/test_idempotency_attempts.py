@@ -1,17 +1,24 @@
-"""Keyless retries join the attempt they repeat (core.services.idempotency): a client that
+"""Retries join the attempt they repeat (core.services.idempotency): a client that
 numbers its attempts (letta-client's `x-stainless-retry-count`) never has a send run twice,
 while two first attempts with the same text are two sends."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from core.errors import ConflictError
 from core.schemas.messages import LettaRequest, LettaResponse, LettaStopReason
 from core.schemas.messages import LettaUsageStatistics as Usage
-from core.services.idempotency import RETRY_WINDOW, RUNNING_AT_MOST, Idempotency
+from core.services.idempotency import (
+    RETRY_WINDOW,
+    RUNNING_AT_MOST,
+    Idempotency,
+    fingerprint,
+    record_id,
+)
 from tests.fakes import FakeClock, InMemoryStore
 
 TENANT = "t"
@@ -115,3 +122,34 @@ def _start_running(layer: Idempotency) -> bool:
     with pytest.raises(_Killed):
         layer.run(TENANT, SCOPE, None, REQUEST, killed, LettaResponse, 0)
     return True
+
+
+KEY = "key:abc"
+
+
+def test_a_keyed_retry_waits_for_the_attempt_still_running() -> None:
+    """SPEC §6: the retry gets the stored response, waiting for the first attempt."""
+    send = Sends()
+    layer: Idempotency
+    pauses: list[float] = []
+    first: dict[str, Any] = {}
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 3:  # meanwhile the first attempt finishes
+            first["response"] = layer._send_as(TENANT, first["claim"], send)  # noqa: SLF001
+
+    layer, _ = _layer(pause)
+    first["claim"] = layer.claim(TENANT, record_id(SCOPE, KEY), fingerprint(REQUEST))
+    again = layer.run(TENANT, SCOPE, KEY, REQUEST, send, LettaResponse)
+    assert len(pauses) == 3 and send.count == 1
+    assert again == first["response"]
+
+
+def test_a_keyed_retry_still_waiting_after_the_limit_is_told_to_retry() -> None:
+    layer, _ = _layer()
+    layer.claim(TENANT, record_id(SCOPE, KEY), fingerprint(REQUEST))
+    send = Sends()
+    with pytest.raises(ConflictError, match="retry to keep waiting"):
+        layer.run(TENANT, SCOPE, KEY, REQUEST, send, LettaResponse)
+    assert send.count == 0
