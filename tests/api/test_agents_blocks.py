@@ -193,6 +193,38 @@ def test_tenants_are_isolated_and_keys_required(settings: Settings) -> None:
     assert client.get(f"/v1/agents/{agent['id']}", headers=alice).status_code == 200
 
 
+def test_a_group_cannot_name_another_tenants_manager_or_blocks(settings: Settings) -> None:
+    """SPEC §2: member and manager ids (and shared blocks) must exist in the caller's
+    tenant; another tenant's are unknown here (404), at create and at modify."""
+    keyed = settings.model_copy(update={"api_keys": "alice:key-a,bob:key-b"})
+    client = TestClient(create_app(build_services(keyed)))
+    alice = {"Authorization": "Bearer key-a"}
+    bob = {"Authorization": "Bearer key-b"}
+
+    def made(path: str, body: dict[str, object], headers: dict[str, str]) -> str:
+        answer = client.post(path, json=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["id"])
+
+    her_agent = made("/v1/agents/", {"name": "boss"}, alice)
+    her_block = made("/v1/blocks/", {"label": "notes", "value": "v"}, alice)
+    his_agent = made("/v1/agents/", {"name": "worker"}, bob)
+    supervised = {"manager_type": "supervisor", "manager_agent_id": her_agent}
+    for body in (
+        {"agent_ids": [his_agent], "description": "d", "manager_config": supervised},
+        {"agent_ids": [his_agent], "description": "d", "shared_block_ids": [her_block]},
+    ):
+        refused = client.post("/v1/groups/", json=body, headers=bob)
+        assert refused.status_code == 404, refused.text
+    group = made("/v1/groups/", {"agent_ids": [his_agent], "description": "d"}, bob)
+    changed = client.patch(
+        f"/v1/groups/{group}", json={"shared_block_ids": [her_block]}, headers=bob
+    )
+    assert changed.status_code == 404, changed.text
+    assert client.get("/v1/groups/", headers=alice).json() == []
+    assert client.get(f"/v1/groups/{group}", headers=bob).json()["shared_block_ids"] == []
+
+
 def test_attach_core_memory_block_reaches_the_agent_once(api: Api) -> None:
     agent = api.agent("a")
     block = api.block("notes", "n")

@@ -355,3 +355,62 @@ def test_manager_update_without_manager_type_uses_the_groups_own(
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "manager_config", "max_turns"]
     assert api.ok("GET", path)["max_turns"] == 6
+
+
+def test_hidden_is_set_at_create_and_kept(api: Api, members: list[str]) -> None:
+    """Letta's GroupCreate takes `hidden`; its GroupUpdate has no such field."""
+    group = api.ok(
+        "POST", "/v1/groups/", json={"agent_ids": members, "description": "d", "hidden": True}
+    )
+    assert group["hidden"] is True
+    assert api.ok("GET", f"/v1/groups/{group['id']}")["hidden"] is True
+    changed = api.ok("PATCH", f"/v1/groups/{group['id']}", json={"description": "e"})
+    assert (changed["hidden"], changed["description"]) == (True, "e")
+    plain = api.ok("POST", "/v1/groups/", json={"agent_ids": members, "description": "d"})
+    assert not plain["hidden"]
+
+
+def test_default_page_sizes_are_lettas(api: Api, members: list[str]) -> None:
+    """SPEC §5: groups list 50 by default (oldest first), a transcript 10 (newest first)."""
+    made = [
+        api.ok("POST", "/v1/groups/", json={"agent_ids": members[:1], "description": f"g{n}"})
+        for n in range(52)
+    ]
+    listed = api.ok("GET", "/v1/groups/")
+    assert [g["id"] for g in listed] == [g["id"] for g in made[:50]]
+    group = made[0]["id"]
+    for n in range(3):  # one member: an input and a reply each, six transcript messages
+        api.ok("POST", f"/v1/groups/{group}/messages", json={"input": f"m{n}"})
+    api.ok("POST", f"/v1/groups/{group}/messages", json={"input": "m3"})
+    api.ok("POST", f"/v1/groups/{group}/messages", json={"input": "m4"})
+    everything = api.ok("GET", f"/v1/groups/{group}/messages", params={"limit": 100})
+    assert len(everything) > 10
+    assert api.ok("GET", f"/v1/groups/{group}/messages") == everything[:10]
+
+
+def test_a_system_message_of_the_transcript_can_be_edited(api: Api, members: list[str]) -> None:
+    """SPEC §5: user, system, reasoning or assistant messages of the group can be edited;
+    the edit reaches the members' copies."""
+    group = api.ok("POST", "/v1/groups/", json={"agent_ids": members[:2], "description": "d"})
+    path = f"/v1/groups/{group['id']}/messages"
+    sent = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "plan"}]
+    api.ok("POST", path, json={"messages": sent})
+    listed = api.ok("GET", path, params={"limit": 100, "order": "asc"})
+    system = next(m for m in listed if m["message_type"] == "system_message")
+    assert system["content"] == "be brief"
+
+    edit = {"message_type": "system_message", "content": "be thorough"}
+    edited = api.ok("PATCH", f"{path}/{system['id']}", json=edit)
+    assert (edited["id"], edited["message_type"], edited["content"]) == (
+        system["id"],
+        "system_message",
+        "be thorough",
+    )
+    again = api.ok("GET", path, params={"limit": 100, "order": "asc"})
+    assert [m["content"] for m in again if m["message_type"] == "system_message"] == ["be thorough"]
+    held = api.ok(
+        "GET",
+        f"/v1/agents/{members[0]}/messages",
+        params={"group_id": group["id"], "limit": 100},
+    )
+    assert [m["content"] for m in held if m["message_type"] == "system_message"] == ["be thorough"]
