@@ -153,3 +153,20 @@ def test_a_keyed_retry_still_waiting_after_the_limit_is_told_to_retry() -> None:
     with pytest.raises(ConflictError, match="retry to keep waiting"):
         layer.run(TENANT, SCOPE, KEY, REQUEST, send, LettaResponse)
     assert send.count == 0
+
+
+def test_the_time_the_store_takes_counts_towards_the_wait() -> None:
+    """A slow store must not stretch a retry's wait past API Gateway's 29 s: the wait is
+    measured on a clock, not only as the sum of the pauses."""
+    ticks: list[float] = []
+
+    def elapsed() -> float:  # each look at the store takes 4 s here
+        ticks.append(len(ticks) * 4.0)
+        return ticks[-1]
+
+    pauses: list[float] = []
+    layer = Idempotency(InMemoryStore(), FakeClock(), pauses.append, elapsed)
+    layer.claim(TENANT, record_id(SCOPE, KEY), fingerprint(REQUEST))
+    with pytest.raises(ConflictError, match="retry to keep waiting"):
+        layer.run(TENANT, SCOPE, KEY, REQUEST, Sends(), LettaResponse)
+    assert len(pauses) <= 5  # 20 s of clock, not 100 pauses of 0.2 s
