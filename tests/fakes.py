@@ -163,6 +163,20 @@ class ScriptedModel:
         return item(request) if callable(item) else item
 
 
+class RecordingModel:
+    """The offline model, keeping every request it answers (what each call was shown)."""
+
+    def __init__(self) -> None:
+        from infra.providers.offline import OfflineModel
+
+        self.inner = OfflineModel()
+        self.requests: list[ChatRequest] = []
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        return self.inner.complete(request)
+
+
 if TYPE_CHECKING:
     from core.llm import ChatRequest, ChatResponse, ModelError
 

@@ -12,29 +12,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.llm import ChatRequest, ChatResponse
 from handler.app import create_app
 from handler.composition import build_services
-from infra.providers.offline import OfflineModel
 from infra.settings import Settings
 from tests.conftest import Api
-
-
-class Recording:
-    """The offline model, keeping every request it answers."""
-
-    def __init__(self) -> None:
-        self.inner = OfflineModel()
-        self.requests: list[ChatRequest] = []
-
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        return self.inner.complete(request)
+from tests.fakes import RecordingModel
 
 
 @pytest.fixture
-def recorded(settings: Settings) -> Iterator[tuple[Api, Recording]]:
-    model = Recording()
+def recorded(settings: Settings) -> Iterator[tuple[Api, RecordingModel]]:
+    model = RecordingModel()
     with TestClient(create_app(build_services(settings, model=model))) as client:
         yield Api(client), model
 
@@ -50,7 +37,7 @@ def _kinds(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def test_a_group_send_renders_legacy_replies_as_the_request_asks(
-    recorded: tuple[Api, Recording],
+    recorded: tuple[Api, RecordingModel],
 ) -> None:
     api, _ = recorded
     path = f"/v1/groups/{_legacy_group(api)}/messages"
@@ -70,7 +57,7 @@ def test_a_group_send_renders_legacy_replies_as_the_request_asks(
 
 
 def test_a_group_send_returns_only_the_message_types_asked_for(
-    recorded: tuple[Api, Recording],
+    recorded: tuple[Api, RecordingModel],
 ) -> None:
     api, _ = recorded
     group = _legacy_group(api)
@@ -94,7 +81,7 @@ def test_a_group_send_returns_only_the_message_types_asked_for(
     ("sent", "expected"), [(None, True), (False, False), ("false", False), ("0", False)]
 )
 def test_enable_thinking_reaches_every_model_call_of_a_send(
-    recorded: tuple[Api, Recording], sent: bool | str | None, expected: bool
+    recorded: tuple[Api, RecordingModel], sent: bool | str | None, expected: bool
 ) -> None:
     api, model = recorded
     members = [api.agent(n)["id"] for n in ("ann", "bob", "cid")]
@@ -115,7 +102,7 @@ PIXEL = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
 
 
 def test_a_group_send_gives_images_to_the_model_and_refuses_parts_it_cannot_take(
-    recorded: tuple[Api, Recording],
+    recorded: tuple[Api, RecordingModel],
 ) -> None:
     """SPEC §3: text and image parts reach the model; a part the provider cannot take is a
     422 naming it, never dropped, and nothing is stored."""

@@ -11,12 +11,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.llm import ChatRequest, ChatResponse
 from core.ports import Change, Store
 from handler.app import create_app
 from handler.composition import build_services, build_store
 from infra.settings import Settings
 from tests.conftest import Api
+from tests.fakes import RecordingModel
 
 
 def _texts(messages: list[dict[str, Any]]) -> list[str]:
@@ -121,20 +121,6 @@ def test_two_direct_sends_at_once_give_a_member_each_group_message_once(
         assert said.count(bob_said) == 1  # relayed to her once, not once per send
 
 
-class Recording:
-    """The offline model, keeping every request it answers."""
-
-    def __init__(self) -> None:
-        from infra.providers.offline import OfflineModel
-
-        self.inner = OfflineModel()
-        self.requests: list[ChatRequest] = []
-
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        return self.inner.complete(request)
-
-
 def test_a_run_lists_the_group_news_its_agent_was_given(api: Api, client: TestClient) -> None:
     ann, bob = (api.agent(n)["id"] for n in ("ann", "bob"))
     group = api.group([ann, bob])["id"]
@@ -156,7 +142,7 @@ def test_news_is_shown_as_input_and_does_not_push_the_direct_chat_out(settings: 
     """A big batch of news, from two groups (more copies than one context read), is the
     turn's input: the compactor never summarises it before the agent has seen it, and the
     direct conversation keeps its place in context."""
-    model = Recording()
+    model = RecordingModel()
     with TestClient(create_app(build_services(settings, model=model))) as client:
         api = Api(client)
         ann, bob = api.agent("ann")["id"], api.agent("bob")["id"]
