@@ -4,6 +4,11 @@ use instead of at import.
 Core declares about 130 models and a cold start touches a handful; building them all at
 import cost about 200 ms of every Lambda init. A model still builds fully before it
 validates, serializes or lists a JSON schema, so nothing about its behaviour changes.
+
+The modules that declare many models (`core/schemas/*`, `core/records.py`) do without
+`from __future__ import annotations`: with it, pydantic compiles and evaluates every
+annotation string when the class is made, which is most of what a deferred model still
+costs at import. Forward references there are quoted by hand.
 """
 
 from __future__ import annotations
