@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -111,6 +111,7 @@ class Groups:
     groups: GroupService
     messages: GroupMessageService
     metrics: RecordingMetrics
+    clock: FakeClock
 
     def agent(self, name: str, **fields: Any) -> str:
         return self.agents.create(TENANT, CreateAgentRequest(name=name, **fields)).id
@@ -152,14 +153,19 @@ def env() -> Groups:
     return make_groups()
 
 
-def make_groups() -> Groups:
-    """A fresh harness (a test that compares two worlds builds the second with this)."""
-    store, clock, model = InMemoryStore(), FakeClock(), ModelByAgent()
+G = TypeVar("G", bound=Groups)
+
+
+def make_groups(store: InMemoryStore | None = None, kind: type[G] = Groups) -> G:
+    """A fresh harness (a test that compares two worlds builds the second with this);
+    `store`: another store (one that can die, for instance), `kind`: a harness with more."""
+    store = store if store is not None else InMemoryStore()
+    clock, model = FakeClock(), ModelByAgent()
     background = BackgroundRecorder()
     metrics = RecordingMetrics()
     loop = AgentLoop(store, clock, model, metrics)
     engine = GroupEngine(store, clock, loop, background=background, metrics=metrics)
-    return Groups(
+    return kind(
         store=store,
         model=model,
         background=background,
@@ -167,6 +173,7 @@ def make_groups() -> Groups:
         groups=GroupService(store, clock),
         messages=GroupMessageService(store, clock, engine),
         metrics=metrics,
+        clock=clock,
     )
 
 

@@ -14,7 +14,7 @@ from core.groups.catch_up import NOTE_BYTES, give_unseen
 from core.groups.transcript import relay, relayed_id
 from core.ports import Change, record_bytes
 from core.records import AgentRecord
-from tests.fakes import FakeClock, Killed
+from tests.fakes import Killed
 from tests.unit.groups.conftest import TENANT, Groups, reply
 
 
@@ -42,14 +42,14 @@ def test_news_larger_than_one_write_is_given_in_several_each_entry_once(env: Gro
     writes = env.store.writes
 
     saved, copies = give_unseen(
-        env.store, FakeClock(), TENANT, env.store.get(TENANT, AgentRecord, ann)
+        env.store, env.clock, TENANT, env.store.get(TENANT, AgentRecord, ann)
     )
 
     assert env.store.writes - writes == 2
     assert _copies(env, ann, wanted) == wanted == [c.id for c in copies]
     assert env.group_record(group).seen[ann] == env.transcript(group)[-1].seq
     assert saved.next_message_seq == env.history(ann)[-1].seq + 1
-    give_unseen(env.store, FakeClock(), TENANT, saved)
+    give_unseen(env.store, env.clock, TENANT, saved)
     assert env.store.writes - writes == 2  # nothing left to give: no write at all
     assert _copies(env, ann, wanted) == wanted
 
@@ -70,11 +70,11 @@ def test_a_process_dying_between_two_writes_loses_and_doubles_nothing(
 
     monkeypatch.setattr(env.store, "write", dies_on_the_second)
     with pytest.raises(Killed):
-        give_unseen(env.store, FakeClock(), TENANT, env.store.get(TENANT, AgentRecord, ann))
+        give_unseen(env.store, env.clock, TENANT, env.store.get(TENANT, AgentRecord, ann))
     assert _copies(env, ann, wanted) == wanted[:1]  # the first write, copy and note together
 
     monkeypatch.setattr(env.store, "write", real_write)  # the next process
-    give_unseen(env.store, FakeClock(), TENANT, env.store.get(TENANT, AgentRecord, ann))
+    give_unseen(env.store, env.clock, TENANT, env.store.get(TENANT, AgentRecord, ann))
     assert _copies(env, ann, wanted) == wanted
 
 
@@ -86,7 +86,7 @@ def test_a_write_is_measured_as_it_is_written(env: Groups) -> None:
     assert agent is not None
     # Just room for the agent, the group with its note, and one copy tagged with a run.
     env.store.limits = replace(env.store.limits, max_write_bytes=_one_copy_write(env, ann, group))
-    _, copies = give_unseen(env.store, FakeClock(), TENANT, agent, run_id=RUN)
+    _, copies = give_unseen(env.store, env.clock, TENANT, agent, run_id=RUN)
     assert [c.id for c in copies] == wanted
     assert {m.run_id for m in env.history(ann) if m.id in wanted} == {RUN}
 
@@ -96,7 +96,7 @@ def test_idle_groups_without_news_leave_room_for_those_with_news(env: Groups) ->
     quiet = [env.group([ann]) for _ in range(6)]  # groups where nothing was said
     assert all(env.group_record(g).next_transcript_seq == 1 for g in quiet)
     env.store.limits = replace(env.store.limits, max_changes_per_write=4)
-    give_unseen(env.store, FakeClock(), TENANT, env.store.get(TENANT, AgentRecord, ann))
+    give_unseen(env.store, env.clock, TENANT, env.store.get(TENANT, AgentRecord, ann))
     assert _copies(env, ann, wanted) == wanted
 
 
@@ -104,7 +104,7 @@ def test_news_too_large_for_any_write_is_an_error_not_a_silent_stop(env: Groups)
     ann, _, _ = _news_for_ann(env)
     env.store.limits = replace(env.store.limits, max_changes_per_write=2)  # agent + group
     with pytest.raises(RecordTooLargeError):
-        give_unseen(env.store, FakeClock(), TENANT, env.store.get(TENANT, AgentRecord, ann))
+        give_unseen(env.store, env.clock, TENANT, env.store.get(TENANT, AgentRecord, ann))
 
 
 RUN = "run-123e4567-e89b-42d3-8456-426614174000"
@@ -116,7 +116,7 @@ def _one_copy_write(env: Groups, ann: str, group: str) -> int:
     record = env.group_record(group)
     assert agent is not None
     entry = [e for e in env.transcript(group) if e.sender_id != ann and e.role != "user"][0]
-    copy = relay([entry], ann, FakeClock())[0]
+    copy = relay([entry], ann, env.clock)[0]
     copy.run_id, copy.seq = RUN, agent.next_message_seq
     record.seen[ann] = entry.seq
     return record_bytes(agent) + record_bytes(record) + record_bytes(copy) + NOTE_BYTES

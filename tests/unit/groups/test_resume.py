@@ -12,22 +12,17 @@ from datetime import timedelta
 import pytest
 
 from core.errors import ConflictError
-from core.groups.engine import GroupEngine
 from core.llm import ChatRequest, ChatResponse
 from core.runtime.agent_loop import AgentLoop
 from core.schemas.messages import LettaRequest, LettaResponse
-from core.services.agents import AgentService
-from core.services.group_messages import GroupMessageService
-from core.services.groups import GroupService
-from tests.fakes import FakeClock, Killed, MortalStore, RecordingMetrics
+from tests.fakes import Killed, MortalStore, RecordingMetrics
 from tests.normalize import normalized
 from tests.unit.groups.conftest import (
     TENANT,
-    BackgroundRecorder,
     Groups,
-    ModelByAgent,
     call,
     check_usage_sums,
+    make_groups,
     reply,
 )
 
@@ -35,8 +30,6 @@ BROADCAST = "send_message_to_all_agents_in_group"
 
 
 class Harness(Groups):
-    clock: FakeClock
-
     def die(self) -> Callable[[ChatRequest], ChatResponse]:
         """A script step: the process dies while this model call is under way."""
 
@@ -59,20 +52,7 @@ class Harness(Groups):
 
 
 def harness() -> Harness:
-    store, clock, model = MortalStore(), FakeClock(), ModelByAgent()
-    background, metrics = BackgroundRecorder(), RecordingMetrics()
-    engine = GroupEngine(store, clock, AgentLoop(store, clock, model, metrics), background)
-    built = Harness(
-        store=store,
-        model=model,
-        background=background,
-        agents=AgentService(store, clock, "offline/default"),
-        groups=GroupService(store, clock),
-        messages=GroupMessageService(store, clock, engine),
-        metrics=metrics,
-    )
-    built.clock = clock
-    return built
+    return make_groups(MortalStore(), Harness)
 
 
 def _said(env: Harness, group_id: str) -> list[tuple[str | None, str, str | None]]:
@@ -226,7 +206,6 @@ def test_a_resumed_stream_streams_the_replayed_turns_too() -> None:
 def test_a_resumed_send_keeps_what_a_member_was_given_in_a_direct_chat_meanwhile() -> None:
     """After the crash, cid is messaged directly and given the group's news then; resuming
     sets aside only what the dead send saved, so those copies stay, and stay single."""
-    from core.runtime.agent_loop import AgentLoop
     from core.services.agent_messages import AgentMessageService
 
     env = harness()
