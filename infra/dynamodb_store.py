@@ -18,9 +18,10 @@ length of the history.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, HTTPClientError
@@ -89,7 +90,25 @@ def listing_sk(record: Record) -> str:
     return f"{record.created_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}#{record.id}"
 
 
-class SerializedClient:
+class ClientProxy:
+    """A boto3 client whose method calls all go through `_call` (what a subclass adds to
+    every call); other attributes are the client's own."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.meta = client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return functools.partial(self._call, attribute)
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return method(*args, **kwargs)
+
+
+class SerializedClient(ClientProxy):
     """A client whose calls run one at a time.
 
     For DynamoDB emulators that are not thread-safe (moto copies whole tables inside
@@ -97,20 +116,12 @@ class SerializedClient:
     """
 
     def __init__(self, client: Any) -> None:
-        self._client = client
+        super().__init__(client)
         self._lock = threading.Lock()
-        self.meta = client.meta
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(*args, **kwargs)
 
 
 UNAVAILABLE_CODES = frozenset(
@@ -133,30 +144,19 @@ def unavailable(cause: Exception) -> ServiceUnavailableError:
     )
 
 
-class OutageAwareClient:
+class OutageAwareClient(ClientProxy):
     """A client whose throttling and outage errors, once botocore's own retries are spent,
     arrive as ServiceUnavailableError (a 503 with Retry-After, not a 500)."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.meta = client.meta
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attribute(*args, **kwargs)
-            except ClientError as exc:
-                if _is_outage(exc):
-                    raise unavailable(exc) from exc
-                raise
-            except (EndpointUnreachable, HTTPClientError) as exc:
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except ClientError as exc:
+            if _is_outage(exc):
                 raise unavailable(exc) from exc
-
-        return call
+            raise
+        except (EndpointUnreachable, HTTPClientError) as exc:
+            raise unavailable(exc) from exc
 
 
 def _is_outage(exc: ClientError) -> bool:
