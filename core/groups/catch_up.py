@@ -47,6 +47,8 @@ def give_unseen(
     news). Groups with a send at work are skipped: that send gives its members the news
     itself. `run_id` tags the copies as a Run's messages."""
     given: list[MessageRecord] = []
+    if not agent.group_ids and not agent.managed_group_ids:
+        return agent, given  # most direct chats: nothing to read, nothing to copy
     while True:
         write = functools.partial(_give_once, store, clock, tenant, agent, run_id)
         agent, batch = patient(write, what=f"agent {agent.id}")
